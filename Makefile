@@ -1,0 +1,35 @@
+# Quick start: `make run` (set up, build the ICD-10-CM index, answer sample queries), `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test bench clean
+
+# torch first, from the CPU wheel: left to sentence-transformers, pip would pull CUDA builds.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/medcode build
+	$(BIN)/medcode info
+	$(BIN)/medcode search "heart attack, anterior wall"
+	$(BIN)/medcode search -k 5 --billable "broken hip, right side, first visit"
+	$(BIN)/medcode search -k 5 "type 2 diabetes with kidney damage"
+	$(BIN)/medcode search -k 5 --json "sugar diabetes" | head -n 30
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/accuracy.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

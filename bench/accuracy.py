@@ -1,0 +1,82 @@
+"""Inclusion-term leave-out: tune fusion on the dev half, report every stage on the test half.
+
+A seeded share of ICD-10-CM inclusion terms is left out of the index (``--holdout``); each
+held-out term is a query whose gold is the code it stands under. The terms are split in two
+by a hash of their text: fusion settings are chosen on the dev half only, and the table shows
+the test half, which nothing was tuned on.
+
+    .venv/bin/python bench/accuracy.py [--holdout 0.3] [--seed 13]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import time
+from pathlib import Path
+
+from retriever import Retriever
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    dev, test = [], []
+    for row in rows:
+        (dev if hashlib.sha256(row["text"].encode()).digest()[0] % 2 == 0 else test).append(row)
+    return dev, test
+
+
+def score(r: Retriever, rows: list[dict], **kw) -> dict:
+    results = r.search_batch([row["text"] for row in rows], k=10, rerank=False, **kw)
+    hit1 = hit10 = 0
+    for row, res in zip(rows, results):
+        codes = [c.code for c in res.candidates]
+        hit1 += bool(codes) and codes[0] in row["codes"]
+        hit10 += any(c in row["codes"] for c in codes)
+    return {"acc@1": hit1 / len(rows), "recall@10": hit10 / len(rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--holdout", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--context", default="vague")
+    ap.add_argument("--index", type=Path, help="reuse a leave-out index built with these settings")
+    a = ap.parse_args()
+
+    index = a.index or OUT / f"leaveout-{a.context}-{a.holdout}-{a.seed}"
+    if a.index is None:
+        from index_build.build import build
+        t = time.time()
+        build(["icd10cm"], index, holdout=a.holdout, seed=a.seed, context=a.context)
+        print(f"built {index} in {time.time() - t:.0f} s")
+    rows = [json.loads(line) for line in (index / "heldout.jsonl").read_text().splitlines()]
+    dev, test = split(rows)
+    r = Retriever.load(index)
+    print(f"{len(rows)} held-out inclusion terms: dev {len(dev)}, test {len(test)}")
+
+    grid = [{"method": "linear", "weight": w, "depth": d}
+            for w, d in itertools.product((0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0), (50, 100, 200))]
+    grid += [{"method": "rrf", "k": k, "depth": d} for k, d in itertools.product((10, 30, 60), (100,))]
+    tuned = []
+    for cfg in grid:
+        s = score(r, dev, fusion=cfg)
+        tuned.append((s["acc@1"] + s["recall@10"], s, cfg))
+        print(f"dev {cfg}: acc@1 {s['acc@1']:.3f} recall@10 {s['recall@10']:.3f}")
+    best = max(tuned, key=lambda t: t[0])[2]
+    print(f"\nchosen on dev: {best}\n")
+
+    print(f"test half ({len(test)} terms), index context={a.context}, model {r.manifest['model']['name']}")
+    print("| stage | acc@1 | recall@10 |")
+    print("|---|---:|---:|")
+    for name, kw in (("bm25", {"stage": "bm25"}), ("dense", {"stage": "dense"}),
+                     ("hybrid, rrf k=60", {"fusion": {"method": "rrf", "k": 60, "depth": 100}}),
+                     (f"hybrid, tuned {best}", {"fusion": best})):
+        s = score(r, test, **kw)
+        print(f"| {name} | {s['acc@1']:.3f} | {s['recall@10']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

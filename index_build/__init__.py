@@ -1,0 +1,4 @@
+"""medcode at build time: catalogue readers and the index builder."""
+from .catalog import CatalogError, Entry
+
+__all__ = ["Entry", "CatalogError"]

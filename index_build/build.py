@@ -1,0 +1,175 @@
+"""``medcode build``: catalogues -> index directory, written aside and swapped in whole."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from retriever import __version__
+from retriever import index_files as files
+from retriever.bm25 import B, EPSILON, K1, Bm25
+from retriever.encoder import Encoder
+
+from .catalogs import load_all
+from .embed_cache import EmbeddingCache
+from .strings import index_strings
+
+# Chosen on the inclusion-term leave-out dev split (bench/tune_fusion.py); see the README.
+DEFAULT_FUSION = {"method": "linear", "weight": 0.3, "depth": 100}
+CHUNK = 512
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="str", disable=not enabled, file=sys.stderr)
+
+
+def _encode_with_progress(encoder: Encoder, show: bool):
+    def encode(texts: list[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        with _progress(len(texts), show, "embedding") as bar:
+            for a in range(0, len(order), CHUNK):
+                ids = order[a:a + CHUNK]
+                out[ids] = encoder.passages([texts[i] for i in ids])
+                bar.update(len(ids))
+        return out
+    return encode
+
+
+def _catalogue_hash(entries) -> str:
+    h = hashlib.sha256()
+    for e in entries:
+        h.update(json.dumps(list(e), ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def _clean_stale(target: Path) -> None:
+    """Remove temporary folders of builds that died (their process is gone)."""
+    for tmp in target.parent.glob(f".{target.name}.building-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+def _swap(tmp: Path, target: Path) -> None:
+    """Put the finished build in place; the old index stays whole until the new one is complete."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = None, model: str | None = None,
+          *, cache: str | Path | None = None, reranker: str | None = None, context: str = "vague",
+          holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
+          query_prefix: str | None = None, passage_prefix: str | None = None) -> dict:
+    """Build an index and return its manifest. ``holdout`` leaves a seeded share of synonyms out
+    of the index and writes them to ``heldout.jsonl`` as evaluation gold."""
+    started = time.time()
+    target = Path(index).expanduser() if index else files.default_dir()
+    loaded = load_all(list(catalogs))
+    entries = [e for _, group in loaded for e in group]
+    strings, left_out = index_strings(entries, context=context, holdout=holdout, seed=seed)
+    if not strings:
+        raise ValueError("the catalogues hold no code that can be suggested")
+
+    encoder = Encoder(model, query_prefix, passage_prefix)
+    described = encoder.describe()
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(target)
+    tmp = target.parent / f".{target.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        cache_root = Path(cache).expanduser() if cache else None
+        store = EmbeddingCache(cache_root, f"{described['fingerprint']}\x1f{encoder.passage_prefix}",
+                               encoder.dimension)
+        vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
+        manifest = _write(tmp, loaded, entries, strings, left_out, vectors, encoder, described,
+                          reranker=reranker, fusion=fusion, context=context, holdout=holdout, seed=seed,
+                          embedded=embedded, started=started)
+        _swap(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, described, *, reranker,
+           fusion, context, holdout, seed, embedded, started) -> dict:
+    import faiss
+
+    def dump(name: str, obj) -> None:
+        with open(tmp / name, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
+
+    dump(files.ENTRIES, [list(e) for e in entries])
+    dump(files.STRINGS, [s.text for s in strings])
+    np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
+    np.save(tmp / files.EMBEDDINGS, vectors, allow_pickle=False)
+    dense = faiss.IndexFlatIP(encoder.dimension)
+    dense.add(vectors)
+    faiss.write_index(dense, str(tmp / files.FAISS))
+    bm25 = Bm25.build([s.text for s in strings])
+    bm25.save(tmp)
+    dump(files.VOCAB, bm25.vocab)
+    if left_out:
+        with open(tmp / "heldout.jsonl", "w", encoding="utf-8") as f:
+            for row in left_out:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if reranker:
+        reranker = _place_reranker(tmp, reranker)
+
+    kinds: dict[str, int] = {}
+    for s in strings:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    manifest = {
+        "kind": "medcode-index",
+        "format": files.FORMAT,
+        "medcode_version": __version__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "catalogues": [{"name": spec, "systems": sorted({f"{e.system} {e.version}" for e in group}),
+                        "entries": len(group), "sha256": _catalogue_hash(group)} for spec, group in loaded],
+        "model": described,
+        "counts": {"entries": len(entries), "suggestable": sum(e.suggestable for e in entries),
+                   "billable": sum(e.is_leaf and e.suggestable for e in entries),
+                   "strings": len(strings), "strings_by_kind": kinds, "newly_embedded": embedded,
+                   "held_out": len(left_out)},
+        "strings": {"context": context, "holdout": holdout, "seed": seed},
+        "bm25": {"k1": K1, "b": B, "epsilon": EPSILON, "tokenizer": "fold-alnum-stop-plural/1"},
+        "fusion": dict(fusion or DEFAULT_FUSION),
+        "reranker": reranker,
+        "rerank_top": 30,
+        "build_seconds": None,
+    }
+    manifest["files"] = {str(f.relative_to(tmp)): files.sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
+    manifest["build_seconds"] = round(time.time() - started, 1)
+    with open(tmp / files.MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False)
+    return manifest
+
+
+def _place_reranker(tmp: Path, reranker: str) -> str:
+    """A local cross-encoder is copied into the index so that the index is self-contained."""
+    from retriever.rerank import Reranker
+
+    Reranker.load(reranker)  # fail now, not at the first search
+    src = Path(reranker).expanduser()
+    if src.is_dir():
+        shutil.copytree(src, tmp / "reranker")
+        return "reranker"
+    return reranker

@@ -1,0 +1,34 @@
+"""Catalogue names and paths given to ``medcode build --catalog`` -> entries."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .catalog import CatalogError, Entry
+
+BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm"}
+
+
+def load(spec: str) -> list[Entry]:
+    if spec.lower() in BUILTIN:
+        from . import icd10cm
+        return list(icd10cm.read())
+    path = Path(spec).expanduser()
+    if path.exists():
+        from . import user_catalog
+        return user_catalog.read(path)
+    raise CatalogError(spec, None, f"no such catalogue file, and not a built-in catalogue "
+                                   f"(built-in: {', '.join(BUILTIN)})")
+
+
+def load_all(specs: list[str]) -> list[tuple[str, list[Entry]]]:
+    """Each catalogue with its entries; one code may not come from two catalogues of one system."""
+    loaded, owner = [], {}
+    for spec in specs:
+        entries = load(spec)
+        for e in entries:
+            key = (e.system, e.version, e.code)
+            if key in owner and owner[key] != spec:
+                raise CatalogError(spec, None, f"code {e.code} of {e.system} {e.version} is also in {owner[key]}")
+            owner[key] = spec
+        loaded.append((spec, entries))
+    return loaded

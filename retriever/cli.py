@@ -1,0 +1,194 @@
+"""The ``medcode`` command: a thin layer over ``index_build.build`` and ``Retriever``."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import MedcodeError
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", metavar="DIR", help="index directory (default: $MEDCODE_INDEX, "
+                                                  "else ~/.cache/medcode/icd10cm)")
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--billable", action="store_true", help="billable leaf codes only")
+    p.add_argument("--prefix", help="only codes starting with this (dots optional), e.g. I21")
+    p.add_argument("--chapter", help="only codes of this chapter (ICD-10-CM: 1..22)")
+    p.add_argument("--system", help="only codes of this catalogue system, e.g. ICD-10-CM")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="medcode", description="Suggest medical codes for clinical phrases.")
+    ap.add_argument("--version", action="version", version=f"medcode {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build an index from catalogues")
+    b.add_argument("--catalog", action="append", metavar="NAME|PATH",
+                   help="built-in catalogue (icd10cm) or a YAML/CSV/TSV file; repeat for several")
+    b.add_argument("--model", metavar="NAME|PATH", help="sentence-transformers model "
+                                                       "(default: the embedded all-MiniLM-L6-v2)")
+    _index_arg(b)
+    b.add_argument("--reranker", metavar="NAME|PATH", help="cross-encoder to rerank with")
+    b.add_argument("--cache", metavar="DIR", help="embedding cache (default: $MEDCODE_CACHE, "
+                                                  "else ~/.cache/medcode/embeddings)")
+    b.add_argument("--context", choices=("none", "vague", "all"), default="vague",
+                   help="also index '<parent title>: <title>' for vague titles, all titles or none")
+    b.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                   help="leave this share of synonyms out (written to heldout.jsonl as gold)")
+    b.add_argument("--seed", type=int, default=0, help="seed of the holdout draw")
+    b.add_argument("--query-prefix", help="text put before each query (models such as e5 need one)")
+    b.add_argument("--passage-prefix", help="text put before each catalogue string")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("search", help="suggest codes for a phrase, or for each line of a file")
+    s.add_argument("phrase", nargs="?", help="clinical phrase")
+    _index_arg(s)
+    s.add_argument("-k", type=int, default=10, help="candidates per phrase (default 10)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
+    s.add_argument("--stage", choices=("hybrid", "dense", "bm25"), default="hybrid",
+                   help="retrieval stage (default hybrid)")
+    s.add_argument("--input", metavar="FILE", help="one phrase per line")
+    s.add_argument("--output", metavar="FILE.jsonl", help="JSON lines, in input order (with --input)")
+    s.add_argument("--model", metavar="NAME|PATH", help="must be the model the index was built with")
+    _filter_args(s)
+
+    i = sub.add_parser("info", help="what the index manifest says")
+    _index_arg(i)
+    i.add_argument("--json", action="store_true")
+    return ap
+
+
+def _cmd_build(a) -> int:
+    from index_build.build import build
+
+    m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache, reranker=a.reranker,
+              context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
+              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix)
+    c = m["counts"]
+    where = Path(a.index).expanduser() if a.index else None
+    print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "
+          f"({c['newly_embedded']} newly embedded), model {m['model']['name']}, {m['build_seconds']} s")
+    return 0
+
+
+def _filters(a) -> dict:
+    return {"billable_only": a.billable, "prefix": a.prefix, "chapter": a.chapter, "system": a.system}
+
+
+def _table(result) -> str:
+    lines = [f"query: {result.query}"]
+    if not result.candidates:
+        lines.append("  no candidates")
+    for n, c in enumerate(result.candidates, 1):
+        mark = "*" if c.is_leaf else " "
+        lines.append(f"{n:>3}. {c.code:<9}{mark} {c.score:7.3f}  {c.title}")
+        if c.evidence != c.title:
+            lines.append(f"{'':>24}matched: {c.evidence}")
+    return "\n".join(lines)
+
+
+def _cmd_search(a) -> int:
+    from .search import Retriever, check_query
+
+    if a.input and a.phrase:
+        raise MedcodeError("give a phrase or --input FILE, not both")
+    if not a.input and a.phrase is None:
+        raise MedcodeError("give a phrase to search, or --input FILE")
+    if a.output and not a.input:
+        raise MedcodeError("--output needs --input")
+    if a.phrase is not None:
+        check_query(a.phrase)  # before the index and model load: a typo should fail fast
+    retriever = Retriever.load(a.index, model=a.model)
+    rerank = False if a.no_rerank else None
+    if a.input:
+        try:
+            with open(a.input, encoding="utf-8") as f:
+                phrases = [line.rstrip("\n") for line in f]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MedcodeError(f"cannot read {a.input}: {exc}") from exc
+        for n, p in enumerate(phrases, 1):
+            if not p.strip():
+                raise MedcodeError(f"{a.input}:{n}: empty line (one phrase per line)")
+        results = _batched(retriever, phrases, a, rerank)
+        out = open(a.output, "w", encoding="utf-8") if a.output else sys.stdout
+        try:
+            for r in results:
+                out.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        if results and results[0].rerank != "applied":
+            print(f"medcode: rerank {results[0].rerank}", file=sys.stderr)
+        return 0
+    result = retriever.search(a.phrase, a.k, stage=a.stage, rerank=rerank, **_filters(a))
+    if a.json:
+        print(json.dumps(dict(result.as_dict(), rerank=result.rerank), ensure_ascii=False, indent=2))
+    else:
+        print(_table(result))
+        print(f"(* billable; rerank {result.rerank})")
+    return 0
+
+
+def _batched(retriever, phrases, a, rerank):
+    from tqdm.auto import tqdm
+
+    results, step = [], 256
+    with tqdm(total=len(phrases), desc="searching", unit="q", file=sys.stderr,
+              disable=len(phrases) < 1000) as bar:
+        for at in range(0, len(phrases), step):
+            results += retriever.search_batch(phrases[at:at + step], a.k, stage=a.stage, rerank=rerank,
+                                              **_filters(a))
+            bar.update(min(step, len(phrases) - at))
+    return results
+
+
+def _cmd_info(a) -> int:
+    from . import index_files as files
+
+    directory = Path(a.index).expanduser() if a.index else files.default_dir()
+    m = files.read_manifest(directory)
+    if a.json:
+        print(json.dumps(m, indent=2, ensure_ascii=False))
+        return 0
+    c = m["counts"]
+    print(f"index      {directory}")
+    print(f"built      {m['built_at']} by medcode {m['medcode_version']} in {m['build_seconds']} s")
+    for cat in m["catalogues"]:
+        print(f"catalogue  {cat['name']}: {', '.join(cat['systems'])}, {cat['entries']} entries")
+    print(f"codes      {c['suggestable']} suggestable, {c['billable']} billable")
+    print(f"strings    {c['strings']} ({', '.join(f'{k} {v}' for k, v in c['strings_by_kind'].items())})")
+    print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions)")
+    f = m["fusion"]
+    print(f"fusion     {f['method']} " + ", ".join(f"{k}={v}" for k, v in f.items() if k != "method"))
+    print(f"reranker   {m['reranker'] or 'none'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    if a.command != "build":
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return {"build": _cmd_build, "search": _cmd_search, "info": _cmd_info}[a.command](a)
+    except MedcodeError as exc:
+        print(f"medcode: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # CatalogError and bad options from the library
+        print(f"medcode: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("medcode: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

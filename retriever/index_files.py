@@ -1,0 +1,68 @@
+"""The index directory: its files, its manifest, and the checks made before anything is loaded.
+
+Only JSON, ``.npy`` (loaded with ``allow_pickle=False``) and FAISS files live here; nothing in an
+index directory is ever unpickled or executed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .errors import IndexProblem
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+ENTRIES = "entries.json"
+STRINGS = "strings.json"
+STRING_ENTRY = "string_entry.npy"
+EMBEDDINGS = "embeddings.npy"
+FAISS = "dense.faiss"
+VOCAB = "bm25_vocab.json"
+ENTRY_COLUMNS = ("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind")
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get("MEDCODE_INDEX") or Path.home() / ".cache" / "medcode" / "icd10cm").expanduser()
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_json(path: Path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexProblem(f"corrupt index file {path}: {exc}") from exc
+
+
+def read_manifest(directory: Path, verify: bool = True) -> dict:
+    """The manifest, after checking that the format is ours and every listed file is intact."""
+    directory = Path(directory).expanduser()
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise IndexProblem(f"no index at {directory} (build one with: medcode build --index {directory})")
+    if not path.is_file():
+        raise IndexProblem(f"{directory} is not a complete medcode index: {MANIFEST} is missing")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or manifest.get("kind") != "medcode-index":
+        raise IndexProblem(f"{path} is not a medcode index manifest")
+    if manifest.get("format") != FORMAT:
+        raise IndexProblem(f"index {directory} has format {manifest.get('format')}, this medcode reads "
+                           f"format {FORMAT}; rebuild it with: medcode build --index {directory}")
+    if verify:
+        for name, expected in manifest.get("files", {}).items():
+            f = directory / name
+            if not f.is_file():
+                raise IndexProblem(f"index {directory} is missing {name}; rebuild it")
+            if sha256(f) != expected:
+                raise IndexProblem(f"index file {f} does not match its manifest hash (corrupt or "
+                                   "changed since the build); rebuild the index")
+    return manifest

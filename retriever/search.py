@@ -1,0 +1,342 @@
+"""Query time: hybrid dense + BM25 search over catalogue strings, collapsed to codes, reranked."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from . import index_files as files
+from .bm25 import Bm25
+from .encoder import Encoder
+from .errors import IndexProblem, ModelProblem, QueryError
+from .fusion import METHODS, fuse
+
+MAX_QUERY_CHARS = 2000
+MAX_K = 1000
+STAGES = ("bm25", "dense", "hybrid")
+
+
+class Candidate(NamedTuple):
+    system: str
+    version: str
+    code: str
+    title: str
+    score: float
+    evidence: str
+    is_leaf: bool
+    scores: dict
+
+    def as_dict(self) -> dict:
+        return self._asdict()
+
+
+class Result(NamedTuple):
+    query: str
+    candidates: list[Candidate]
+    rerank: str  # "applied", or "skipped: <why>"
+
+    def as_dict(self) -> dict:
+        """The JSONL form scripts rely on: ``{"query": ..., "candidates": [...]}``."""
+        return {"query": self.query, "candidates": [c.as_dict() for c in self.candidates]}
+
+
+class Filters(NamedTuple):
+    billable_only: bool = False
+    prefix: str | None = None
+    chapter: str | None = None
+    system: str | None = None
+    version: str | None = None
+
+
+def _dotless(code: str) -> str:
+    return code.replace(".", "").upper()
+
+
+def check_query(text: object) -> str:
+    if not isinstance(text, str):
+        raise QueryError(f"query must be text, not {type(text).__name__}")
+    text = " ".join(text.split())
+    if not text:
+        raise QueryError("empty query: give a clinical phrase such as 'heart attack, anterior wall'")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS} "
+                         "(split a long note into phrases)")
+    return text
+
+
+class Retriever:
+    """A loaded index. ``Retriever.load(dir).search("heart attack")`` is the whole API."""
+
+    def __init__(self, directory: Path, manifest: dict, entries: list[list], strings: list[str],
+                 string_entry: np.ndarray, bm25: Bm25, dense, encoder: Encoder, reranker=None):
+        self.directory, self.manifest = directory, manifest
+        cols = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
+        self._col = cols
+        self.entries = entries
+        self.strings, self.string_entry = strings, string_entry
+        self.bm25, self.dense, self.encoder, self.reranker = bm25, dense, encoder, reranker
+        self.vectors = _faiss_vectors(dense)
+        self.fusion = dict(manifest.get("fusion", {"method": "linear", "weight": 0.3, "depth": 100}))
+        self.by_code: dict[tuple[str, str], int] = {}
+        for i, e in enumerate(entries):
+            self.by_code.setdefault((e[cols["system"]], _dotless(e[cols["code"]])), i)
+        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]]) for e in entries],
+                                     dtype=np.int64)
+        self.root = self._roots()
+        self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in entries])
+        self._masks: dict[Filters, tuple[np.ndarray, object]] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, directory: str | Path | None = None, model: str | None = None,
+             reranker: str | None = None, verify: bool = True) -> "Retriever":
+        """Open an index after checking its manifest; ``model`` must match the one it was built with."""
+        import faiss
+
+        directory = Path(directory).expanduser() if directory else files.default_dir()
+        manifest = files.read_manifest(directory, verify=verify)
+        built = manifest["model"]
+        encoder = Encoder(model or built["name"], built.get("query_prefix"), built.get("passage_prefix"))
+        if model and (encoder.dimension != built["dimension"] or encoder.fingerprint() != built["fingerprint"]):
+            raise ModelProblem(f"index {directory} was built with model {built['name']!r}, not {model!r}; "
+                               "search it with its own model or rebuild it")
+        if encoder.dimension != built["dimension"]:
+            raise ModelProblem(f"model {built['name']!r} gives {encoder.dimension}-dimensional vectors but "
+                               f"index {directory} holds {built['dimension']}; rebuild the index")
+        entries = files.read_json(directory / files.ENTRIES)
+        strings = files.read_json(directory / files.STRINGS)
+        vocab = files.read_json(directory / files.VOCAB)
+        try:
+            string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
+            bm25 = Bm25.load(directory, vocab, len(strings))
+            dense = faiss.read_index(str(directory / files.FAISS))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise IndexProblem(f"corrupt index in {directory}: {exc}") from exc
+        if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings):
+            raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
+        ranker = None
+        spec = reranker or manifest.get("reranker")
+        if spec:
+            from .rerank import Reranker
+            ranker = Reranker.load(spec if reranker else _in_index(directory, spec))
+        return cls(directory, manifest, entries, strings, string_entry, bm25, dense, encoder, ranker)
+
+    # -- hierarchy -------------------------------------------------------------------------
+    def _find(self, system: str, code: str | None) -> int:
+        return -1 if not code else self.by_code.get((system, _dotless(code)), -1)
+
+    def _roots(self) -> np.ndarray:
+        root = np.arange(len(self.entries))
+        for i in range(len(self.entries)):
+            j = i
+            for _ in range(64):  # guards against a parent cycle in a user catalogue
+                p = self.parent_index[j]
+                if p < 0:
+                    break
+                j = p
+            root[i] = j
+        return root
+
+    def entry(self, code: str, system: str | None = None) -> dict | None:
+        """The catalogue entry of a code (dots optional), as a dict, or None."""
+        systems = [system] if system else sorted({e[self._col["system"]] for e in self.entries})
+        for s in systems:
+            i = self.by_code.get((s, _dotless(code)))
+            if i is not None:
+                return dict(zip(files.ENTRY_COLUMNS, self.entries[i]))
+        return None
+
+    def path(self, code: str, system: str | None = None) -> list[dict]:
+        """The code's ancestors from the top of its hierarchy down to itself."""
+        found = self.entry(code, system)
+        if found is None:
+            return []
+        i = self.by_code[(found["system"], _dotless(found["code"]))]
+        chain = []
+        while i >= 0 and len(chain) < 64:
+            chain.append(dict(zip(files.ENTRY_COLUMNS, self.entries[i])))
+            i = self.parent_index[i]
+        return chain[::-1]
+
+    # -- filters ---------------------------------------------------------------------------
+    def _allowed(self, filters: Filters):
+        """(entry mask, FAISS search parameters) for the filters, cached per combination."""
+        if filters == Filters():
+            return None, None
+        if filters not in self._masks:
+            import faiss
+
+            c = self._col
+            mask = np.ones(len(self.entries), dtype=bool)
+            if filters.billable_only:
+                mask &= self.is_leaf
+            if filters.prefix:
+                p = _dotless(filters.prefix)
+                mask &= np.array([_dotless(e[c["code"]]).startswith(p) for e in self.entries])
+            if filters.chapter:
+                want = filters.chapter.strip().upper()
+                mask &= np.array([self.entries[r][c["code"]].upper() == want for r in self.root])
+            if filters.system:
+                mask &= np.array([e[c["system"]].lower() == filters.system.lower() for e in self.entries])
+            if filters.version:
+                mask &= np.array([e[c["version"]] == filters.version for e in self.entries])
+            ids = np.flatnonzero(mask[self.string_entry]).astype(np.int64)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if len(ids) else None
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[filters] = (mask, (params, ids))
+        return self._masks[filters]
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, text: str, k: int = 10, *, stage: str = "hybrid", rerank: bool | None = None,
+               fusion: dict | None = None, **filters) -> Result:
+        """Ranked candidate codes for one phrase. Filters: billable_only, prefix, chapter, system, version.
+
+        ``fusion`` overrides the index's fusion settings for this call, e.g.
+        ``{"method": "rrf", "k": 60, "depth": 100}`` or ``{"method": "linear", "weight": 0.3}``.
+        """
+        return self.search_batch([text], k, stage=stage, rerank=rerank, fusion=fusion, **filters)[0]
+
+    def search_batch(self, texts: Sequence[str], k: int = 10, *, stage: str = "hybrid",
+                     rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 256,
+                     **filters) -> list[Result]:
+        """Like ``search`` for many phrases, embedding them in batches; results in input order."""
+        if isinstance(texts, str):
+            raise QueryError("search_batch takes a list of phrases, not one string")
+        texts = [check_query(t) for t in texts]
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+        if stage not in STAGES:
+            raise QueryError(f"unknown stage {stage!r} (choose from {', '.join(STAGES)})")
+        try:
+            flt = Filters(**filters)
+        except TypeError as exc:
+            raise QueryError(f"unknown filter: {exc}") from exc
+        mask, (params, allowed_ids) = self._allowed(flt) if flt != Filters() else (None, (None, None))
+        if mask is not None and allowed_ids is not None and not len(allowed_ids):
+            return [Result(t, [], "skipped: no codes pass the filters") for t in texts]
+
+        fusion = {**self.fusion, **(fusion or {})}
+        if fusion.get("method", "linear") not in METHODS:
+            raise QueryError(f"unknown fusion method {fusion.get('method')!r} (choose from {', '.join(METHODS)})")
+        depth = int(fusion.get("depth", 100))
+        vecs = self.encoder.queries(texts, batch_size) if stage != "bm25" else None
+        dense_hits = None
+        if vecs is not None:
+            n_dense = min(depth, self.dense.ntotal if allowed_ids is None else len(allowed_ids))
+            _, dense_hits = (self.dense.search(vecs, n_dense, params=params) if params
+                             else self.dense.search(vecs, n_dense))
+        pools = []
+        for qi, text in enumerate(texts):
+            bm = self.bm25.scores(text)
+            if mask is not None:
+                bm[~mask[self.string_entry]] = 0.0
+            ids = [] if stage == "dense" else _top(bm, depth)
+            if dense_hits is not None:
+                ids = np.union1d(ids, dense_hits[qi][dense_hits[qi] >= 0]).astype(np.int64)
+            ids = np.asarray(ids, dtype=np.int64)
+            cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
+            pools.append(self._collapse(ids, cos, bm[ids], stage, fusion))
+
+        use_rerank = self.reranker is not None if rerank is None else rerank
+        if use_rerank and self.reranker is None:
+            note = "skipped: this index has no reranker (build with --reranker to add one)"
+        elif not use_rerank:
+            note = "skipped: turned off for this search" if self.reranker is not None else \
+                "skipped: this index has no reranker (build with --reranker to add one)"
+        else:
+            note = "applied"
+            pools = self._rerank(texts, pools)
+        return [Result(t, [self._candidate(*row) for row in pool[:k]], note) for t, pool in zip(texts, pools)]
+
+    def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, stage: str,
+                  fusion: dict) -> list[list]:
+        """Strings -> codes: each code keeps its best string as evidence; ranked by stage score."""
+        if not len(ids):
+            return []
+        method = fusion.get("method", "linear")
+        param = float(fusion.get("weight", 0.3) if method == "linear" else fusion.get("k", 60))
+        if stage == "hybrid":
+            score = fuse(method, cos.astype(np.float64), bm.astype(np.float64), param)
+        elif stage == "dense":
+            score = cos.astype(np.float64)
+        else:
+            score = bm.astype(np.float64)
+            keep = score > 0
+            ids, cos, bm, score = ids[keep], cos[keep], bm[keep], score[keep]
+        order = np.lexsort((ids, -score))
+        ent = self.string_entry[ids]
+        rows, seen = [], {}
+        for j in order:
+            e = int(ent[j])
+            if e in seen:
+                r = seen[e]
+                rows[r][4] = max(rows[r][4], float(cos[j]))
+                rows[r][5] = max(rows[r][5], float(bm[j]))
+                continue
+            seen[e] = len(rows)
+            rows.append([e, float(score[j]), int(ids[j]), None, float(cos[j]), float(bm[j])])
+        return rows
+
+    def _rerank(self, texts: Sequence[str], pools: list[list]) -> list[list]:
+        n = int(self.manifest.get("rerank_top", 30))
+        pairs, spans = [], []
+        for text, pool in zip(texts, pools):
+            head = pool[:n]
+            spans.append(len(head))
+            pairs.extend((text, self.candidate_text(row[0])) for row in head)
+        scores = self.reranker.score(pairs) if pairs else []
+        out, at = [], 0
+        for pool, m in zip(pools, spans):
+            head = pool[:m]
+            for row, s in zip(head, scores[at:at + m]):
+                row[3] = float(s)
+            at += m
+            head.sort(key=lambda row: -row[3])
+            out.append(head + pool[m:])
+        return out
+
+    def candidate_text(self, entry_index: int) -> str:
+        """What the reranker reads for a candidate: its title, and its parent's for context."""
+        e = self.entries[entry_index]
+        p = self.parent_index[entry_index]
+        title = e[self._col["title"]]
+        if p >= 0 and self.entries[p][self._col["kind"]] not in ("chapter", "block"):
+            return f"{title} ({self.entries[p][self._col['title']]})"
+        return title
+
+    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float) -> Candidate:
+        row, c = self.entries[e], self._col
+        return Candidate(system=row[c["system"]], version=row[c["version"]], code=row[c["code"]],
+                         title=row[c["title"]], score=round(rerank if rerank is not None else fused, 6),
+                         evidence=self.strings[string], is_leaf=bool(row[c["is_leaf"]]),
+                         scores={"bm25": round(bm, 6), "dense": round(cos, 6), "fused": round(fused, 6),
+                                 "rerank": None if rerank is None else round(rerank, 6)})
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) <= n:
+        return positive
+    part = np.argpartition(-scores[positive], n - 1)[:n]
+    return positive[part]
+
+
+def _faiss_vectors(index) -> np.ndarray:
+    """The flat index's own vector store, viewed without a copy."""
+    import faiss
+
+    n, d = index.ntotal, index.d
+    if n == 0:
+        return np.zeros((0, d), dtype=np.float32)
+    return faiss.rev_swig_ptr(index.get_xb(), n * d).reshape(n, d)
+
+
+def _in_index(directory: Path, spec: str) -> str:
+    """A reranker path recorded in the manifest is relative to the index directory."""
+    candidate = directory / spec
+    return str(candidate) if candidate.exists() else spec
+
+
+__all__ = ["Candidate", "Result", "Retriever", "Filters", "METHODS", "check_query", "MAX_QUERY_CHARS"]

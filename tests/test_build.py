@@ -1,0 +1,100 @@
+"""Index build: files and manifest, no pickles, the embedding cache, holdout, atomic swap."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from index_build.build import build
+from retriever import Retriever, index_files
+
+from .conftest import EXAMPLE, ROOT
+
+
+def test_index_holds_only_json_npy_and_faiss(example_index):
+    names = {p.name for p in example_index.iterdir()}
+    assert {"manifest.json", "entries.json", "strings.json", "embeddings.npy", "dense.faiss",
+            "bm25_vocab.json", "bm25_weights.npy"} <= names
+    assert all(n.endswith((".json", ".npy", ".faiss", ".jsonl")) for n in names)
+    for npy in example_index.glob("*.npy"):
+        np.load(npy, allow_pickle=False)  # raises if anything in it needs unpickling
+
+
+def test_manifest_records_versions_model_hashes_and_counts(example_index):
+    m = json.loads((example_index / "manifest.json").read_text())
+    assert m["format"] == index_files.FORMAT and m["medcode_version"]
+    assert m["model"]["name"] == "all-MiniLM-L6-v2" and m["model"]["dimension"] == 384
+    assert [c["name"] for c in m["catalogues"]] == [str(EXAMPLE), str(ROOT / "catalogs" / "example.csv")]
+    assert all(len(c["sha256"]) == 64 for c in m["catalogues"])
+    assert m["counts"]["suggestable"] == 14 and m["counts"]["strings"] >= 15
+    assert set(m["files"]) >= {"entries.json", "embeddings.npy", "dense.faiss"}
+    vectors = np.load(example_index / "embeddings.npy")
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_embedding_cache_embeds_only_new_strings(tmp_path, cache_dir, example_index):
+    # the example was embedded when example_index was built with the same cache
+    m = build([str(EXAMPLE)], tmp_path / "again", cache=cache_dir, progress=False)
+    assert m["counts"]["newly_embedded"] == 0
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE.read_text().replace("[heart attack, MI, cardiac infarction]",
+                                                   "[heart attack, MI, cardiac infarction, coronary thrombosis event]"))
+    m = build([str(changed)], tmp_path / "changed", cache=cache_dir, progress=False)
+    assert m["counts"]["newly_embedded"] == 1
+    # cached vectors are the vectors a fresh build computes
+    fresh = build([str(changed)], tmp_path / "fresh", cache=tmp_path / "empty-cache", progress=False)
+    assert fresh["counts"]["newly_embedded"] == fresh["counts"]["strings"] - _duplicates(tmp_path / "fresh")
+    np.testing.assert_allclose(np.load(tmp_path / "changed" / "embeddings.npy"),
+                               np.load(tmp_path / "fresh" / "embeddings.npy"), atol=1e-5)
+
+
+def _duplicates(index):
+    strings = json.loads((index / "strings.json").read_text())
+    return len(strings) - len(set(strings))
+
+
+def test_holdout_leaves_synonyms_out_and_writes_them_as_gold(tmp_path, cache_dir):
+    m = build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=1, progress=False)
+    gold = [json.loads(line) for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()]
+    strings = set(json.loads((tmp_path / "held" / "strings.json").read_text()))
+    assert gold and m["counts"]["held_out"] == len(gold)
+    assert all(g["text"] not in strings for g in gold)
+    again = build([str(EXAMPLE)], tmp_path / "held2", cache=cache_dir, holdout=0.5, seed=1, progress=False)
+    assert again["counts"]["held_out"] == len(gold)  # the draw is reproducible
+
+
+def test_rebuild_replaces_and_leaves_no_temporary_folders(tmp_path, cache_dir):
+    target = tmp_path / "idx"
+    build([str(EXAMPLE)], target, cache=cache_dir, progress=False)
+    build([str(ROOT / "catalogs" / "example.csv")], target, cache=cache_dir, progress=False)
+    assert Retriever.load(target).entry("FX.HIP") is not None
+    assert Retriever.load(target).entry("CARD.MI") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_killed_build_leaves_the_old_index_whole(tmp_path, cache_dir):
+    target = tmp_path / "idx"
+    build([str(EXAMPLE)], target, cache=cache_dir, progress=False)
+    before = (target / "manifest.json").read_text()
+    big = tmp_path / "big.csv"  # enough new strings that embedding takes seconds
+    big.write_text("code,title\n" + "".join(f"C{i},Condition number {i} of the left lower limb region\n"
+                                            for i in range(4000)))
+    env = dict(os.environ, MEDCODE_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "retriever.cli", "build", "--catalog", str(big),
+                             "--index", str(target), "--quiet"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".idx.building-*")) and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the build ended before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (target / "manifest.json").read_text() == before
+    assert Retriever.load(target).entry("CARD.MI") is not None
+    # the next build clears what the killed one left behind
+    build([str(EXAMPLE)], target, cache=cache_dir, progress=False)
+    assert not list(tmp_path.glob(".idx.*"))

@@ -1,0 +1,103 @@
+"""Search on the example catalogue with the embedded MiniLM: ranking, evidence, filters, rerank."""
+import pytest
+
+from retriever import QueryError, Retriever
+
+
+def test_paraphrase_finds_the_code_and_names_the_matching_string(retriever):
+    result = retriever.search("heart attack, anterior wall", k=5)
+    top = result.candidates[0]
+    assert top.code == "CARD.MI.ANT"
+    assert top.system == "EXAMPLE-REGISTRY" and top.version == "2026" and top.is_leaf
+    assert top.evidence in ("heart attack of the anterior wall", "Anterior wall myocardial infarction")
+    assert set(top.scores) == {"bm25", "dense", "fused", "rerank"} and top.scores["rerank"] is None
+    assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
+
+
+def test_each_code_appears_once_with_its_best_string(retriever):
+    codes = [c.code for c in retriever.search("atrial fibrillation AFib AF", k=15).candidates]
+    assert len(codes) == len(set(codes))
+    assert codes[0] == "CARD.AF"
+
+
+def test_synonym_only_wording_is_found(retriever):
+    assert retriever.search("broken hip", k=3).candidates[0].code == "FX.HIP"
+    assert retriever.search("adult-onset diabetes", k=3).candidates[0].code == "ENDO.DM2"
+
+
+def test_stages_rank_differently_but_find_the_same_obvious_code(retriever):
+    for stage in ("bm25", "dense", "hybrid"):
+        assert retriever.search("atrial flutter", k=3, stage=stage).candidates[0].code == "CARD.FL"
+    bm25 = retriever.search("zzzz qqqq", k=3, stage="bm25")
+    assert bm25.candidates == []  # no shared word, no BM25 candidate
+
+
+def test_filters(retriever):
+    billable = retriever.search("myocardial infarction", k=15, billable_only=True).candidates
+    assert billable and all(c.is_leaf for c in billable)
+    assert "CARD.MI" not in [c.code for c in billable]
+    prefixed = retriever.search("fracture", k=15, prefix="FX.").candidates
+    assert prefixed and all(c.code.startswith("FX") for c in prefixed)
+    system = retriever.search("fracture", k=15, system="EXAMPLE-REGISTRY").candidates
+    assert system and all(c.system == "EXAMPLE-REGISTRY" for c in system)
+    chapter = retriever.search("heart", k=15, chapter="RESP").candidates
+    assert chapter and all(c.code.startswith("RESP") for c in chapter)
+    assert retriever.search("heart", prefix="NOPE").candidates == []
+
+
+def test_batch_equals_one_by_one(retriever):
+    phrases = ["broken wrist", "wheezing attacks", "lung infection", "heart attack"]
+    batch = retriever.search_batch(phrases, k=4)
+    assert [r.query for r in batch] == phrases
+    for phrase, result in zip(phrases, batch):
+        single = retriever.search(phrase, k=4)
+        assert [c.code for c in result.candidates] == [c.code for c in single.candidates]
+
+
+def test_rerank_is_skipped_and_says_so_without_a_reranker(retriever):
+    assert retriever.search("asthma").rerank.startswith("skipped: this index has no reranker")
+
+
+def test_rerank_with_a_cross_encoder(example_index, tiny_cross_encoder):
+    ranked = Retriever.load(example_index, reranker=tiny_cross_encoder)
+    result = ranked.search("heart attack", k=5)
+    assert result.rerank == "applied"
+    assert all(c.scores["rerank"] is not None for c in result.candidates)
+    assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
+    plain = ranked.search("heart attack", k=5, rerank=False)
+    assert plain.rerank == "skipped: turned off for this search"
+    assert all(c.scores["rerank"] is None for c in plain.candidates)
+
+
+def test_reranker_recorded_in_the_index_is_used(tmp_path, cache_dir, tiny_cross_encoder):
+    from index_build.build import build
+    from .conftest import EXAMPLE
+
+    m = build([str(EXAMPLE)], tmp_path / "ranked", cache=cache_dir, reranker=tiny_cross_encoder, progress=False)
+    assert m["reranker"] == "reranker" and any(f.startswith("reranker/") for f in m["files"])
+    assert Retriever.load(tmp_path / "ranked").search("asthma").rerank == "applied"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("", "empty query"), ("   \n\t ", "empty query"), ("x" * 2001, "limit is 2000"), (None, "must be text"),
+])
+def test_bad_queries(retriever, bad, message):
+    with pytest.raises(QueryError, match=message):
+        retriever.search(bad)
+
+
+def test_bad_options(retriever):
+    with pytest.raises(QueryError, match="k must be"):
+        retriever.search("asthma", k=0)
+    with pytest.raises(QueryError, match="unknown stage"):
+        retriever.search("asthma", stage="magic")
+    with pytest.raises(QueryError, match="unknown filter"):
+        retriever.search("asthma", colour="red")
+    with pytest.raises(QueryError, match="list of phrases"):
+        retriever.search_batch("asthma")
+
+
+def test_lookup_and_path(retriever):
+    assert retriever.entry("CARD.MI.ANT")["title"] == "Anterior wall myocardial infarction"
+    assert [e["code"] for e in retriever.path("CARD.MI.ANT")] == ["CARD", "CARD.MI", "CARD.MI.ANT"]
+    assert retriever.entry("NOPE") is None
