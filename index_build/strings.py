@@ -47,7 +47,9 @@ def index_strings(entries: Sequence[Entry], context: str = "vague", holdout: flo
             else:
                 out.append(IndexString(s, "synonym", i))
         parent = by_code.get((e.system, e.parent)) if e.parent else None
+        # A 7th-character code's title already begins with its parent's: context adds nothing.
         if context != "none" and parent is not None and parent.suggestable \
+                and not e.title.startswith(parent.title) \
                 and (context == "all" or _VAGUE.search(e.title)):
             out.append(IndexString(f"{parent.title}: {e.title}", "context", i))
     return out, left_out

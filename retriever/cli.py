@@ -44,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="seed of the holdout draw")
     b.add_argument("--query-prefix", help="text put before each query (models such as e5 need one)")
     b.add_argument("--passage-prefix", help="text put before each catalogue string")
+    b.add_argument("--dense-index", choices=("hnsw", "flat"), default="hnsw",
+                   help="FAISS index: HNSW graph (default, fast) or exact flat scan")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("search", help="suggest codes for a phrase, or for each line of a file")
@@ -70,7 +72,7 @@ def _cmd_build(a) -> int:
 
     m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache, reranker=a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
-              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix)
+              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "

@@ -107,8 +107,8 @@ class Encoder:
                                  convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
-    def queries(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+    def queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts], batch_size)
 
-    def passages(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self._encode([self.passage_prefix + t for t in texts], batch_size)

@@ -14,6 +14,7 @@ from .fusion import METHODS, fuse
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
+EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them exactly
 STAGES = ("bm25", "dense", "hybrid")
 
 
@@ -77,6 +78,7 @@ class Retriever:
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.dense, self.encoder, self.reranker = bm25, dense, encoder, reranker
         self.vectors = _faiss_vectors(dense)
+        self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
         self.fusion = dict(manifest.get("fusion", {"method": "linear", "weight": 0.3, "depth": 100}))
         self.by_code: dict[tuple[str, str], int] = {}
         for i, e in enumerate(entries):
@@ -160,13 +162,9 @@ class Retriever:
         return chain[::-1]
 
     # -- filters ---------------------------------------------------------------------------
-    def _allowed(self, filters: Filters):
-        """(entry mask, FAISS search parameters) for the filters, cached per combination."""
-        if filters == Filters():
-            return None, None
+    def _allowed(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(entry mask, allowed string ids) for the filters, cached per combination."""
         if filters not in self._masks:
-            import faiss
-
             c = self._col
             mask = np.ones(len(self.entries), dtype=bool)
             if filters.billable_only:
@@ -181,12 +179,28 @@ class Retriever:
                 mask &= np.array([e[c["system"]].lower() == filters.system.lower() for e in self.entries])
             if filters.version:
                 mask &= np.array([e[c["version"]] == filters.version for e in self.entries])
-            ids = np.flatnonzero(mask[self.string_entry]).astype(np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if len(ids) else None
             if len(self._masks) > 64:
                 self._masks.clear()
-            self._masks[filters] = (mask, (params, ids))
+            self._masks[filters] = (mask, np.flatnonzero(mask[self.string_entry]).astype(np.int64))
         return self._masks[filters]
+
+    def _dense_hits(self, vecs: np.ndarray, depth: int, allowed: np.ndarray | None) -> np.ndarray:
+        """Top ``depth`` string ids per query (-1 pads), only among ``allowed`` when given."""
+        import faiss
+
+        if allowed is not None and len(allowed) <= EXACT_BELOW:
+            # few strings pass the filters: an exact scan of them beats a filtered graph walk
+            sims = vecs @ self.vectors[allowed].T
+            n = min(depth, len(allowed))
+            top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+            return allowed[top]
+        hnsw = hasattr(self.dense, "hnsw")
+        kw = {"efSearch": max(depth, self.ef_search)} if hnsw else {}
+        if allowed is not None:
+            kw["sel"] = faiss.IDSelectorBatch(allowed)
+        params = (faiss.SearchParametersHNSW if hnsw else faiss.SearchParameters)(**kw) if kw else None
+        _, hits = self.dense.search(vecs, min(depth, self.dense.ntotal), params=params)
+        return hits
 
     # -- search ----------------------------------------------------------------------------
     def search(self, text: str, k: int = 10, *, stage: str = "hybrid", rerank: bool | None = None,
@@ -199,7 +213,7 @@ class Retriever:
         return self.search_batch([text], k, stage=stage, rerank=rerank, fusion=fusion, **filters)[0]
 
     def search_batch(self, texts: Sequence[str], k: int = 10, *, stage: str = "hybrid",
-                     rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 256,
+                     rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 32,
                      **filters) -> list[Result]:
         """Like ``search`` for many phrases, embedding them in batches; results in input order."""
         if isinstance(texts, str):
@@ -213,8 +227,8 @@ class Retriever:
             flt = Filters(**filters)
         except TypeError as exc:
             raise QueryError(f"unknown filter: {exc}") from exc
-        mask, (params, allowed_ids) = self._allowed(flt) if flt != Filters() else (None, (None, None))
-        if mask is not None and allowed_ids is not None and not len(allowed_ids):
+        mask, allowed_ids = self._allowed(flt) if flt != Filters() else (None, None)
+        if allowed_ids is not None and not len(allowed_ids):
             return [Result(t, [], "skipped: no codes pass the filters") for t in texts]
 
         fusion = {**self.fusion, **(fusion or {})}
@@ -222,11 +236,7 @@ class Retriever:
             raise QueryError(f"unknown fusion method {fusion.get('method')!r} (choose from {', '.join(METHODS)})")
         depth = int(fusion.get("depth", 100))
         vecs = self.encoder.queries(texts, batch_size) if stage != "bm25" else None
-        dense_hits = None
-        if vecs is not None:
-            n_dense = min(depth, self.dense.ntotal if allowed_ids is None else len(allowed_ids))
-            _, dense_hits = (self.dense.search(vecs, n_dense, params=params) if params
-                             else self.dense.search(vecs, n_dense))
+        dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
         for qi, text in enumerate(texts):
             bm = self.bm25.scores(text)
@@ -324,9 +334,11 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 def _faiss_vectors(index) -> np.ndarray:
-    """The flat index's own vector store, viewed without a copy."""
+    """The index's own flat vector store, viewed without a copy."""
     import faiss
 
+    if hasattr(index, "storage"):  # HNSW keeps its vectors in a flat index of its own
+        index = faiss.downcast_index(index.storage)
     n, d = index.ntotal, index.d
     if n == 0:
         return np.zeros((0, d), dtype=np.float32)

@@ -45,6 +45,29 @@ def test_filters(retriever):
     assert retriever.search("heart", prefix="NOPE").candidates == []
 
 
+def test_filtered_graph_search_agrees_with_exact_scan(retriever, monkeypatch):
+    import retriever.search as search
+
+    exact = retriever.search("heart attack", k=5, billable_only=True)
+    monkeypatch.setattr(search, "EXACT_BELOW", 0)  # force the filtered HNSW walk
+    retriever._masks.clear()
+    graph = retriever.search("heart attack", k=5, billable_only=True)
+    assert [c.code for c in graph.candidates] == [c.code for c in exact.candidates]
+
+
+def test_flat_index_gives_the_same_answers(tmp_path, cache_dir, retriever):
+    from index_build.build import build
+    from retriever import Retriever
+    from .conftest import EXAMPLE, ROOT
+
+    build([str(EXAMPLE), str(ROOT / "catalogs" / "example.csv")], tmp_path / "flat", cache=cache_dir,
+          progress=False, dense_index_kind="flat")
+    flat = Retriever.load(tmp_path / "flat")
+    for phrase in ("heart attack", "broken wrist", "lung infection"):
+        assert [c.code for c in flat.search(phrase).candidates] == \
+            [c.code for c in retriever.search(phrase).candidates]
+
+
 def test_batch_equals_one_by_one(retriever):
     phrases = ["broken wrist", "wheezing attacks", "lung infection", "heart attack"]
     batch = retriever.search_batch(phrases, k=4)
