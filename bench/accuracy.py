@@ -42,8 +42,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--holdout", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--context", default="vague")
+    ap.add_argument("--context", default="none", choices=("none", "vague", "all"))
     ap.add_argument("--index", type=Path, help="reuse a leave-out index built with these settings")
+    ap.add_argument("--fusion", type=json.loads, help="skip tuning: use these settings (JSON)")
     a = ap.parse_args()
 
     index = a.index or OUT / f"leaveout-{a.context}-{a.holdout}-{a.seed}"
@@ -57,16 +58,16 @@ def main() -> None:
     r = Retriever.load(index)
     print(f"{len(rows)} held-out inclusion terms: dev {len(dev)}, test {len(test)}")
 
-    grid = [{"method": "linear", "weight": w, "depth": d}
-            for w, d in itertools.product((0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0), (50, 100, 200))]
+    grid = [{"method": "linear", "weight": w, "depth": d, "bm25_norm": n}
+            for n, w, d in itertools.product(("max", "ceiling"), (0.1, 0.2, 0.3, 0.5, 0.7, 1.0), (50, 100))]
     grid += [{"method": "rrf", "k": k, "depth": d} for k, d in itertools.product((10, 30, 60), (100,))]
-    tuned = []
-    for cfg in grid:
+    tuned = [(0, {}, a.fusion)] if a.fusion else []
+    for cfg in grid if not a.fusion else []:
         s = score(r, dev, fusion=cfg)
         tuned.append((s["acc@1"] + s["recall@10"], s, cfg))
         print(f"dev {cfg}: acc@1 {s['acc@1']:.3f} recall@10 {s['recall@10']:.3f}")
     best = max(tuned, key=lambda t: t[0])[2]
-    print(f"\nchosen on dev: {best}\n")
+    print(f"\n{'given' if a.fusion else 'chosen on dev'}: {best}\n")
 
     print(f"test half ({len(test)} terms), index context={a.context}, model {r.manifest['model']['name']}")
     print("| stage | acc@1 | recall@10 |")

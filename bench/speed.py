@@ -26,7 +26,7 @@ def rss_mib() -> float:
 def phrases(directory: Path, n: int, seed: int = 0) -> list[str]:
     """Catalogue strings with words dropped and shuffled: realistic length, not verbatim."""
     rng = random.Random(seed)
-    strings = json.loads((directory / index_files.STRINGS).read_text())
+    strings = json.loads((directory / index_files.STRINGS).read_text())["text"]
     out = []
     for s in rng.sample(strings, n):
         words = s.replace(",", "").split()

@@ -26,7 +26,7 @@ def held_out(entry: Entry, synonym: str, fraction: float, seed: int) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def index_strings(entries: Sequence[Entry], context: str = "vague", holdout: float = 0.0,
+def index_strings(entries: Sequence[Entry], context: str = "none", holdout: float = 0.0,
                   seed: int = 0) -> tuple[list[IndexString], list[dict]]:
     """Strings to index, and the synonyms held out of them (for leave-out evaluation)."""
     if context not in CONTEXT_MODES:

@@ -16,16 +16,16 @@ import numpy as np
 from .tokenize import tokenize
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
-FILES = ("bm25_weights.npy", "bm25_rows.npy", "bm25_colptr.npy")
+FILES = ("bm25_weights.npy", "bm25_rows.npy", "bm25_colptr.npy", "bm25_idf.npy")
 
 
 class Bm25:
     """Term columns in CSC layout: ``weights[colptr[t]:colptr[t+1]]`` for strings ``rows[...]``."""
 
     def __init__(self, vocab: dict[str, int], weights: np.ndarray, rows: np.ndarray,
-                 colptr: np.ndarray, n_strings: int):
+                 colptr: np.ndarray, idf: np.ndarray, n_strings: int):
         self.vocab, self.weights, self.rows, self.colptr = vocab, weights, rows, colptr
-        self.n_strings = n_strings
+        self.idf, self.n_strings = idf, n_strings
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = K1, b: float = B, epsilon: float = EPSILON) -> "Bm25":
@@ -52,7 +52,8 @@ class Bm25:
             weights.append(idf[t] * tf * (k1 + 1) / (tf + norm))
             colptr[j + 1] = colptr[j] + len(ids)
         cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
-        return cls(vocab, cat(weights, np.float32), cat(rows, np.int32), colptr, n)
+        idf_array = np.array([idf[t] for t in vocab], dtype=np.float32)
+        return cls(vocab, cat(weights, np.float32), cat(rows, np.int32), colptr, idf_array, n)
 
     def scores(self, text: str) -> np.ndarray:
         """BM25 score of every string; each query token counts as often as it occurs."""
@@ -64,8 +65,13 @@ class Bm25:
                 out[self.rows[a:z]] += self.weights[a:z]
         return out
 
+    def ceiling(self, text: str) -> float:
+        """What a string of average length holding each query word once would score: the sum of
+        the query words' idf. Dividing by it tells how much of the query a string covers."""
+        return float(sum(self.idf[self.vocab[t]] for t in tokenize(text) if t in self.vocab))
+
     def save(self, directory: Path) -> None:
-        for name, arr in zip(FILES, (self.weights, self.rows, self.colptr)):
+        for name, arr in zip(FILES, (self.weights, self.rows, self.colptr, self.idf)):
             np.save(directory / name, arr, allow_pickle=False)
 
     @classmethod

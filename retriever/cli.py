@@ -29,16 +29,17 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build an index from catalogues")
-    b.add_argument("--catalog", action="append", metavar="NAME|PATH",
-                   help="built-in catalogue (icd10cm) or a YAML/CSV/TSV file; repeat for several")
+    b.add_argument("--catalog", action="extend", nargs="+", metavar="NAME|PATH",
+                   help="built-in catalogue (icd10cm) or a YAML/CSV/TSV file; several allowed")
     b.add_argument("--model", metavar="NAME|PATH", help="sentence-transformers model "
                                                        "(default: the embedded all-MiniLM-L6-v2)")
     _index_arg(b)
     b.add_argument("--reranker", metavar="NAME|PATH", help="cross-encoder to rerank with")
     b.add_argument("--cache", metavar="DIR", help="embedding cache (default: $MEDCODE_CACHE, "
                                                   "else ~/.cache/medcode/embeddings)")
-    b.add_argument("--context", choices=("none", "vague", "all"), default="vague",
-                   help="also index '<parent title>: <title>' for vague titles, all titles or none")
+    b.add_argument("--context", choices=("none", "vague", "all"), default="none",
+                   help="also index '<parent title>: <title>' for vague titles or all titles "
+                        "(default none: it did not help on the leave-out, see README)")
     b.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
                    help="leave this share of synonyms out (written to heldout.jsonl as gold)")
     b.add_argument("--seed", type=int, default=0, help="seed of the holdout draw")

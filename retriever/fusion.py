@@ -6,13 +6,14 @@ import numpy as np
 METHODS = ("linear", "rrf")
 
 
-def linear(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarray:
-    """Cosine plus ``weight`` times BM25 scaled by the query's best BM25 score.
+def linear(dense: np.ndarray, bm25: np.ndarray, weight: float, scale: float | None = None) -> np.ndarray:
+    """Cosine plus ``weight`` times BM25 divided by ``scale`` (default: the best BM25 score here).
 
-    BM25 is unbounded and its scale depends on the query's words; dividing by the best score
-    of this query puts it on the cosine's 0..1 footing.
+    BM25 is unbounded and its scale depends on the query's words; dividing puts it on the
+    cosine's 0..1 footing. ``scale`` may be the query's BM25 ceiling instead (see
+    ``Bm25.ceiling``), which rewards covering the query rather than beating the other strings.
     """
-    top = float(bm25.max()) if bm25.size else 0.0
+    top = scale if scale is not None else (float(bm25.max()) if bm25.size else 0.0)
     return dense + weight * (bm25 / top if top > 0 else bm25)
 
 
@@ -27,9 +28,10 @@ def rrf(dense: np.ndarray, bm25: np.ndarray, k: float) -> np.ndarray:
     return score
 
 
-def fuse(method: str, dense: np.ndarray, bm25: np.ndarray, param: float) -> np.ndarray:
+def fuse(method: str, dense: np.ndarray, bm25: np.ndarray, param: float,
+         scale: float | None = None) -> np.ndarray:
     if method == "linear":
-        return linear(dense, bm25, param)
+        return linear(dense, bm25, param, scale)
     if method == "rrf":
         return rrf(dense, bm25, param)
     raise ValueError(f"unknown fusion method {method!r} (choose from {', '.join(METHODS)})")

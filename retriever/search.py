@@ -79,7 +79,7 @@ class Retriever:
         self.bm25, self.dense, self.encoder, self.reranker = bm25, dense, encoder, reranker
         self.vectors = _faiss_vectors(dense)
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
-        self.fusion = dict(manifest.get("fusion", {"method": "linear", "weight": 0.3, "depth": 100}))
+        self.fusion = dict(manifest.get("fusion", {"method": "linear", "weight": 0.2, "depth": 100}))
         self.by_code: dict[tuple[str, str], int] = {}
         for i, e in enumerate(entries):
             self.by_code.setdefault((e[cols["system"]], _dotless(e[cols["code"]])), i)
@@ -108,6 +108,9 @@ class Retriever:
                                f"index {directory} holds {built['dimension']}; rebuild the index")
         entries = files.read_json(directory / files.ENTRIES)
         strings = files.read_json(directory / files.STRINGS)
+        strings = strings.get("text") if isinstance(strings, dict) else None
+        if not isinstance(strings, list):
+            raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
         vocab = files.read_json(directory / files.VOCAB)
         try:
             string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
@@ -247,7 +250,8 @@ class Retriever:
                 ids = np.union1d(ids, dense_hits[qi][dense_hits[qi] >= 0]).astype(np.int64)
             ids = np.asarray(ids, dtype=np.int64)
             cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
-            pools.append(self._collapse(ids, cos, bm[ids], stage, fusion))
+            scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
+            pools.append(self._collapse(ids, cos, bm[ids], stage, fusion, scale))
 
         use_rerank = self.reranker is not None if rerank is None else rerank
         if use_rerank and self.reranker is None:
@@ -261,14 +265,14 @@ class Retriever:
         return [Result(t, [self._candidate(*row) for row in pool[:k]], note) for t, pool in zip(texts, pools)]
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, stage: str,
-                  fusion: dict) -> list[list]:
+                  fusion: dict, scale: float | None) -> list[list]:
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score."""
         if not len(ids):
             return []
         method = fusion.get("method", "linear")
         param = float(fusion.get("weight", 0.3) if method == "linear" else fusion.get("k", 60))
         if stage == "hybrid":
-            score = fuse(method, cos.astype(np.float64), bm.astype(np.float64), param)
+            score = fuse(method, cos.astype(np.float64), bm.astype(np.float64), param, scale)
         elif stage == "dense":
             score = cos.astype(np.float64)
         else:

@@ -46,3 +46,11 @@ def test_save_and_load_round_trip(tmp_path):
 def test_tokenizer_folds_accents_case_and_plurals():
     assert tokenize("Fractures of the Fémur") == ["fracture", "femur"]
     assert tokenize("diabetes mellitus") == tokenize("Diabetes Mellitus")
+
+
+def test_ceiling_is_the_sum_of_the_query_words_idf():
+    ours = Bm25.build(CORPUS)
+    oracle = BM25Okapi([tokenize(t) for t in CORPUS])
+    expected = sum(oracle.idf[t] for t in tokenize("acute fracture of femur zzz") if t in oracle.idf)
+    assert ours.ceiling("acute fracture of femur zzz") == pytest.approx(expected, rel=1e-5)
+    assert ours.ceiling("zzz") == 0.0

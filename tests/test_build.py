@@ -53,14 +53,14 @@ def test_embedding_cache_embeds_only_new_strings(tmp_path, cache_dir, example_in
 
 
 def _duplicates(index):
-    strings = json.loads((index / "strings.json").read_text())
+    strings = json.loads((index / "strings.json").read_text())["text"]
     return len(strings) - len(set(strings))
 
 
 def test_holdout_leaves_synonyms_out_and_writes_them_as_gold(tmp_path, cache_dir):
     m = build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=1, progress=False)
     gold = [json.loads(line) for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()]
-    strings = set(json.loads((tmp_path / "held" / "strings.json").read_text()))
+    strings = set(json.loads((tmp_path / "held" / "strings.json").read_text())["text"])
     assert gold and m["counts"]["held_out"] == len(gold)
     assert all(g["text"] not in strings for g in gold)
     again = build([str(EXAMPLE)], tmp_path / "held2", cache=cache_dir, holdout=0.5, seed=1, progress=False)
@@ -98,3 +98,10 @@ def test_killed_build_leaves_the_old_index_whole(tmp_path, cache_dir):
     # the next build clears what the killed one left behind
     build([str(EXAMPLE)], target, cache=cache_dir, progress=False)
     assert not list(tmp_path.glob(".idx.*"))
+
+
+def test_strings_name_their_code_and_kind(example_index):
+    strings = json.loads((example_index / "strings.json").read_text())
+    at = strings["text"].index("broken hip")
+    assert strings["code"][at] == "FX.HIP" and strings["kind"][at] == "synonym"
+    assert len(strings["text"]) == len(strings["code"]) == len(strings["kind"])

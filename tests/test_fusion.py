@@ -26,3 +26,9 @@ def test_rrf_rewards_agreement():
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown fusion method"):
         fuse("magic", np.zeros(1), np.zeros(1), 1)
+
+
+def test_linear_with_a_ceiling_rewards_coverage_not_rank():
+    dense = np.zeros(2)
+    bm25 = np.array([2.0, 1.0])
+    np.testing.assert_allclose(fuse("linear", dense, bm25, 1.0, scale=4.0), [0.5, 0.25])
