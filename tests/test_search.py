@@ -124,3 +124,14 @@ def test_lookup_and_path(retriever):
     assert retriever.entry("CARD.MI.ANT")["title"] == "Anterior wall myocardial infarction"
     assert [e["code"] for e in retriever.path("CARD.MI.ANT")] == ["CARD", "CARD.MI", "CARD.MI.ANT"]
     assert retriever.entry("NOPE") is None
+
+
+def test_query_time_code_imports_no_build_code():
+    import subprocess
+    import sys
+    from .conftest import ROOT
+
+    code = ("import sys, retriever, retriever.search, retriever.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('index_build', 'yaml')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
