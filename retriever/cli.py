@@ -62,6 +62,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", metavar="NAME|PATH", help="must be the model the index was built with")
     _filter_args(s)
 
+    e = sub.add_parser("eval", help="accuracy of each stage on a gold file")
+    e.add_argument("--gold", required=True, metavar="FILE.jsonl",
+                   help='one {"text": ..., "codes": [...]} per line')
+    _index_arg(e)
+    e.add_argument("-k", type=int, default=10, help="cut-off for the document metrics (default 10)")
+    e.add_argument("--stages", default="tfidf,bm25,dense,hybrid,rerank",
+                   help="comma-separated, from tfidf,bm25,dense,hybrid,rerank")
+    e.add_argument("--documents", action="store_true",
+                   help="each text is a note with a code set: split it into phrases, score the set")
+    e.add_argument("--dev", metavar="FILE.jsonl", help="dev notes to choose the micro-F1 threshold on "
+                                                       "(with --documents)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--errors", metavar="FILE.jsonl", help="write each miss: query, gold, what came first")
+    e.add_argument("--plot", metavar="FILE.png", help="save recall@k for k = 1..20 per stage")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
     i.add_argument("--json", action="store_true")
@@ -152,6 +168,42 @@ def _batched(retriever, phrases, a, rerank):
     return results
 
 
+def _cmd_eval(a) -> int:
+    from evaluation.run import evaluate_documents, evaluate_phrases, plot, read_gold, table
+    from .search import Retriever
+
+    if a.dev and not a.documents:
+        raise MedcodeError("--dev chooses a document-level threshold: it needs --documents")
+    if not 1 <= a.k <= 100:
+        raise MedcodeError(f"-k must be from 1 to 100, not {a.k}")
+    rows = read_gold(a.gold)
+    dev = read_gold(a.dev) if a.dev else None
+    stages = [s.strip() for s in a.stages.split(",") if s.strip()]
+    retriever = Retriever.load(a.index)
+    errors = [] if a.errors else None
+    if a.documents:
+        report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet)
+    else:
+        report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors)
+    if a.errors:
+        with open(a.errors, "w", encoding="utf-8") as f:
+            for miss in errors:
+                f.write(json.dumps(miss, ensure_ascii=False) + "\n")
+    if a.plot:
+        plot(report, a.plot, f"{Path(a.gold).name}: recall@k ({report['mode']})")
+    if a.json:
+        out = {"stages": report["stages"], "gold": str(a.gold), "index": str(retriever.directory),
+               "mode": report["mode"], "gold_codes": report["gold_codes"], "gold_absent": report["gold_absent"],
+               "model": retriever.manifest["model"]["name"],
+               "catalogues": [c["systems"] for c in retriever.manifest["catalogues"]]}
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(f"gold {a.gold} ({report['mode']}), index {retriever.directory}, "
+              f"model {retriever.manifest['model']['name']}")
+        print(table(report, a.k))
+    return 0
+
+
 def _cmd_info(a) -> int:
     from . import index_files as files
 
@@ -179,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.command != "build":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        return {"build": _cmd_build, "search": _cmd_search, "info": _cmd_info}[a.command](a)
+        return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval,
+                "info": _cmd_info}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)
         return 2

@@ -264,6 +264,25 @@ class Retriever:
             pools = self._rerank(texts, pools)
         return [Result(t, [self._candidate(*row) for row in pool[:k]], note) for t, pool in zip(texts, pools)]
 
+    def rank_strings(self, text: str, string_scores: np.ndarray, k: int = 10, stage: str = "baseline",
+                     depth: int = 200) -> Result:
+        """Codes ranked by any per-string score (a baseline matcher's): each code's best string."""
+        ids = _top(string_scores, depth)
+        ids = ids[np.lexsort((ids, -string_scores[ids]))]
+        seen, out = set(), []
+        for i in ids:
+            e = int(self.string_entry[i])
+            if e in seen:
+                continue
+            seen.add(e)
+            row, c = self.entries[e], self._col
+            score = round(float(string_scores[i]), 6)
+            out.append(Candidate(row[c["system"]], row[c["version"]], row[c["code"]], row[c["title"]], score,
+                                 self.strings[i], bool(row[c["is_leaf"]]), {stage: score}))
+            if len(out) == k:
+                break
+        return Result(text, out, "skipped: not part of this stage")
+
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, stage: str,
                   fusion: dict, scale: float | None) -> list[list]:
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score."""

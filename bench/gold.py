@@ -1,0 +1,90 @@
+"""Converters from the public gold sets in ../shared/benchdata to medcode's gold JSONL.
+
+Each line is ``{"text": ..., "codes": [...]}`` (plus an id). Codes are normalised: upper case,
+a dot after the third character ("r201" -> "R20.1").
+
+    python bench/gold.py codiesp-x --split test --out bench/out/codiesp_x_test.jsonl
+    python bench/gold.py codiesp-docs --split test --out bench/out/codiesp_docs_test.jsonl
+    python bench/gold.py parrot --out bench/out/parrot.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+BENCHDATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchdata"
+
+
+def icd10(code: str) -> str:
+    code = code.strip().replace(" ", "").upper()
+    if len(code) > 3 and "." not in code:
+        code = f"{code[:3]}.{code[3:]}"
+    return code
+
+
+def codiesp_phrases(root: Path, split: str) -> list[dict]:
+    """CodiEsp-X: each Spanish evidence span of a diagnosis, with its ICD-10-CM code."""
+    rows = []
+    with open(root / split / f"{split}X.tsv", encoding="utf-8", newline="") as f:
+        for doc, kind, code, span, *_ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if kind == "DIAGNOSTICO" and span.strip():
+                rows.append({"text": span.strip(), "codes": [icd10(code)], "id": doc})
+    return rows
+
+
+def codiesp_documents(root: Path, split: str, folder: str = "text_files_en") -> list[dict]:
+    """CodiEsp-D: each document's text (English translation by default) and its diagnosis codes."""
+    codes: dict[str, set[str]] = {}
+    with open(root / split / f"{split}D.tsv", encoding="utf-8", newline="") as f:
+        for doc, code, *_ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            codes.setdefault(doc, set()).add(icd10(code))
+    rows = []
+    for doc in sorted(codes):
+        path = root / split / folder / f"{doc}.txt"
+        if path.exists():
+            rows.append({"text": path.read_text(encoding="utf-8").strip(), "codes": sorted(codes[doc]), "id": doc})
+    return rows
+
+
+def parrot_documents(path: Path) -> list[dict]:
+    """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
+    evaluation only, never shipped)."""
+    rows = []
+    for i, report in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+        codes = sorted({icd10(c) for c in report["ICD-10 codes"].split(",") if c.strip()})
+        text = (report.get("English translation") or "").strip()
+        if text and codes:
+            rows.append({"text": text, "codes": codes, "id": f"parrot-{i}"})
+    return rows
+
+
+def write(rows: list[dict], out: Path | None) -> None:
+    f = open(out, "w", encoding="utf-8") if out else sys.stdout
+    for row in rows:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if out:
+        f.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot"))
+    ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    ap.add_argument("--data", type=Path, default=BENCHDATA)
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+    if a.set == "codiesp-x":
+        rows = codiesp_phrases(a.data / "codiesp", a.split)
+    elif a.set == "codiesp-docs":
+        rows = codiesp_documents(a.data / "codiesp", a.split)
+    else:
+        rows = parrot_documents(a.data / "parrot_v0" / "Fr_sample.json")
+    write(rows, a.out)
+    print(f"{len(rows)} gold rows", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

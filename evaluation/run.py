@@ -1,0 +1,212 @@
+"""Run every stage over the same gold queries and report the metrics side by side."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from retriever.errors import MedcodeError
+from retriever.search import MAX_QUERY_CHARS, Result, Retriever
+
+from .metrics import best_threshold, document_metrics, micro_f1, norm, phrase_metrics, recall_curve
+
+STAGES = ("tfidf", "bm25", "dense", "hybrid", "rerank")
+DEFAULT_STAGES = STAGES
+CURVE_K = 20
+PHRASE_K = 5  # candidates kept per phrase of a document
+
+
+class GoldError(MedcodeError):
+    """A gold file that cannot be read; the message names the file and line."""
+
+
+def read_gold(path: str | Path) -> list[dict]:
+    path = Path(path)
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldError(f"cannot read gold file {path}: {exc}") from exc
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+            raise GoldError(f'{path}:{n}: expected {{"text": "...", "codes": [...]}} with non-empty text')
+        codes = row.get("codes")
+        if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c.strip() for c in codes):
+            raise GoldError(f"{path}:{n}: expected 'codes' as a non-empty list of code strings")
+        rows.append(row)
+    if not rows:
+        raise GoldError(f"gold file {path} holds no queries")
+    return rows
+
+
+_CLAUSE = re.compile(r"[.;:!?\n]+|,\s+|\(|\)")
+
+
+def split_phrases(note: str, limit: int = MAX_QUERY_CHARS) -> list[str]:
+    """A note cut into clauses at sentence marks, commas and brackets; fragments without a
+    word of three letters are dropped, and over-long clauses are cut at the length limit."""
+    out = []
+    for part in _CLAUSE.split(note):
+        part = " ".join(part.split())
+        if re.search(r"[^\W\d_]{3}", part):
+            out.extend(part[i:i + limit] for i in range(0, len(part), limit))
+    return out
+
+
+def _searcher(retriever: Retriever, stage: str, k: int) -> Callable[[list[str]], list[Result]]:
+    if stage == "tfidf":
+        from .tfidf import CharTfidf
+
+        tfidf = CharTfidf(retriever.strings)
+        return lambda texts: [retriever.rank_strings(t, tfidf.scores(t), k, stage="tfidf") for t in texts]
+    if stage == "rerank":
+        return lambda texts: retriever.search_batch(texts, k, stage="hybrid", rerank=True)
+    return lambda texts: retriever.search_batch(texts, k, stage=stage, rerank=False)
+
+
+def _timed(search: Callable, items: Sequence, progress: bool, desc: str):
+    """Each item searched on its own, so that latency is what one caller waits."""
+    from tqdm.auto import tqdm
+
+    results, latencies = [], []
+    for item in tqdm(items, desc=desc, unit="q", disable=not progress, file=sys.stderr, leave=False):
+        t = time.perf_counter()
+        results.append(search(item))
+        latencies.append((time.perf_counter() - t) * 1000)
+    return results, latencies
+
+
+def _speed(latencies: list[float]) -> dict:
+    total = sum(latencies) / 1000
+    return {"latency_ms_mean": float(np.mean(latencies)) if latencies else 0.0,
+            "latency_ms_p95": float(np.percentile(latencies, 95)) if latencies else 0.0,
+            "throughput_qps": len(latencies) / total if total else 0.0}
+
+
+def _absent(retriever: Retriever, rows: list[dict]) -> dict:
+    codes = [c for row in rows for c in row["codes"]]
+    missing = [c for c in codes if retriever.entry(c) is None]
+    return {"gold_codes": len(codes), "gold_absent": len(missing) / len(codes) if codes else 0.0,
+            "absent_examples": sorted({norm(c) for c in missing})[:10]}
+
+
+def _usable(retriever: Retriever, stages: Sequence[str]) -> tuple[list[str], dict]:
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise MedcodeError(f"unknown stage {unknown[0]!r} (choose from {', '.join(STAGES)})")
+    skipped = {}
+    if "rerank" in stages and retriever.reranker is None:
+        skipped["rerank"] = {"skipped": "this index has no reranker"}
+    return [s for s in stages if s not in skipped], skipped
+
+
+def evaluate_phrases(retriever: Retriever, rows: list[dict], stages: Sequence[str] = DEFAULT_STAGES,
+                     k: int = 10, progress: bool = True, errors: list | None = None) -> dict:
+    """Each gold text is one query; every stage answers the same queries."""
+    run, report = _usable(retriever, stages)
+    curves = {}
+    golds = [row["codes"] for row in rows]
+    for stage in run:
+        search = _searcher(retriever, stage, max(k, CURVE_K))
+        results, latencies = _timed(lambda row: search([row["text"]])[0], rows, progress, stage)
+        rankings = [[c.code for c in r.candidates] for r in results]
+        report[stage] = {**phrase_metrics([r[:k] for r in rankings], golds), **_speed(latencies)}
+        curves[stage] = recall_curve(rankings, golds, CURVE_K)
+        if errors is not None:
+            for row, r in zip(rows, results):
+                wanted = {norm(c) for c in row["codes"]}
+                if not r.candidates or norm(r.candidates[0].code) not in wanted:
+                    first = r.candidates[0] if r.candidates else None
+                    errors.append({"stage": stage, "query": row["text"],
+                                   "gold": [{"code": c, "title": (retriever.entry(c) or {}).get("title")}
+                                            for c in row["codes"]],
+                                   "first": None if first is None else
+                                   {"code": first.code, "title": first.title, "score": first.score}})
+    return {"mode": "phrases", "stages": report, "curves": curves, **_absent(retriever, rows)}
+
+
+def _document_codes(search: Callable, note: str) -> list[tuple[str, float]]:
+    """Codes for a note: each clause is searched, each code keeps its best score."""
+    best: dict[str, float] = {}
+    for result in search(split_phrases(note) or [note[:MAX_QUERY_CHARS]]):
+        for c in result.candidates:
+            best[c.code] = max(best.get(c.code, -np.inf), c.score)
+    return sorted(best.items(), key=lambda kv: -kv[1])
+
+
+def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[str] = DEFAULT_STAGES,
+                       k: int = 10, dev: list[dict] | None = None, progress: bool = True) -> dict:
+    """Each gold text is a note with a code set: recall@k, precision@k, and micro-F1 at a score
+    threshold chosen on the dev notes (never on the notes scored)."""
+    run, report = _usable(retriever, stages)
+    gold = [set(row["codes"]) for row in rows]
+    curves = {}
+    for stage in run:
+        search = _searcher(retriever, stage, PHRASE_K)
+        scored, latencies = _timed(lambda row: _document_codes(search, row["text"]), rows, progress, stage)
+        ranked = [[c for c, _ in doc] for doc in scored]
+        entry = {"n": len(rows), **document_metrics(ranked, gold, k)}
+        if dev:
+            dev_scored, _ = _timed(lambda row: _document_codes(search, row["text"]), dev, progress,
+                                   f"{stage} (dev)")
+            cut, dev_f1 = best_threshold(dev_scored, [set(r["codes"]) for r in dev])
+            f = micro_f1([{c for c, s in doc if s >= cut} for doc in scored], gold)
+            entry.update({"threshold": cut, "dev_micro_f1": dev_f1, "micro_f1": f["f1"],
+                          "micro_precision": f["precision"], "micro_recall": f["recall"]})
+        report[stage] = {**entry, **_speed(latencies)}
+        curves[stage] = [document_metrics(ranked, gold, j)[f"recall@{j}"] for j in range(1, CURVE_K + 1)]
+    return {"mode": "documents", "stages": report, "curves": curves, **_absent(retriever, rows)}
+
+
+def table(report: dict, k: int) -> str:
+    docs = report["mode"] == "documents"
+    cols = (["n", f"recall@{k}", f"precision@{k}", "micro_f1", "threshold"] if docs else
+            ["n", "acc@1", "cat@1", "recall@5", "recall@10", "mrr@10"]) + ["latency_ms_mean", "latency_ms_p95",
+                                                                             "throughput_qps"]
+    head = ["stage"] + [c.replace("latency_ms_", "ms ").replace("throughput_qps", "q/s") for c in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for stage, m in report["stages"].items():
+        if "skipped" in m:
+            lines.append(f"| {stage} | skipped: {m['skipped']} |")
+            continue
+        cells = []
+        for c in cols:
+            v = m.get(c)
+            cells.append("-" if v is None else str(v) if c == "n" else f"{v:.1f}" if "ms" in c or "qps" in c
+                         else f"{v:.3f}")
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    lines.append(f"\ngold codes: {report['gold_codes']}, absent from the index: {report['gold_absent']:.1%}"
+                 + (f" (e.g. {', '.join(report['absent_examples'][:5])})" if report["absent_examples"] else ""))
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: str | Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for stage, curve in report["curves"].items():
+        ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=stage)
+    ax.set_xlabel("k")
+    ax.set_ylabel("recall@k")
+    ax.set_xticks(range(1, CURVE_K + 1, 2))
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
