@@ -65,11 +65,6 @@ def split_phrases(note: str, limit: int = MAX_QUERY_CHARS) -> list[str]:
 
 
 def _searcher(retriever: Retriever, stage: str, k: int) -> Callable[[list[str]], list[Result]]:
-    if stage == "tfidf":
-        from .tfidf import CharTfidf
-
-        tfidf = CharTfidf(retriever.strings)
-        return lambda texts: [retriever.rank_strings(t, tfidf.scores(t), k, stage="tfidf") for t in texts]
     if stage == "rerank":
         return lambda texts: retriever.search_batch(texts, k, stage="hybrid", rerank=True)
     return lambda texts: retriever.search_batch(texts, k, stage=stage, rerank=False)
@@ -111,6 +106,10 @@ def _usable(retriever: Retriever, stages: Sequence[str]) -> tuple[list[str], dic
     return [s for s in stages if s not in skipped], skipped
 
 
+def _ordered(report: dict, stages: Sequence[str]) -> dict:
+    return {s: report[s] for s in stages if s in report}
+
+
 def evaluate_phrases(retriever: Retriever, rows: list[dict], stages: Sequence[str] = DEFAULT_STAGES,
                      k: int = 10, progress: bool = True, errors: list | None = None) -> dict:
     """Each gold text is one query; every stage answers the same queries."""
@@ -133,7 +132,7 @@ def evaluate_phrases(retriever: Retriever, rows: list[dict], stages: Sequence[st
                                             for c in row["codes"]],
                                    "first": None if first is None else
                                    {"code": first.code, "title": first.title, "score": first.score}})
-    return {"mode": "phrases", "stages": report, "curves": curves, **_absent(retriever, rows)}
+    return {"mode": "phrases", "stages": _ordered(report, stages), "curves": curves, **_absent(retriever, rows)}
 
 
 def _document_codes(search: Callable, note: str) -> list[tuple[str, float]]:
@@ -166,7 +165,7 @@ def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[
                           "micro_precision": f["precision"], "micro_recall": f["recall"]})
         report[stage] = {**entry, **_speed(latencies)}
         curves[stage] = [document_metrics(ranked, gold, j)[f"recall@{j}"] for j in range(1, CURVE_K + 1)]
-    return {"mode": "documents", "stages": report, "curves": curves, **_absent(retriever, rows)}
+    return {"mode": "documents", "stages": _ordered(report, stages), "curves": curves, **_absent(retriever, rows)}
 
 
 def table(report: dict, k: int) -> str:

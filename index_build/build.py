@@ -16,6 +16,7 @@ from retriever import __version__
 from retriever import index_files as files
 from retriever.bm25 import B, EPSILON, K1, Bm25
 from retriever.encoder import Encoder
+from retriever.tfidf import CharTfidf
 
 from .catalogs import load_all
 from .embed_cache import EmbeddingCache
@@ -154,6 +155,9 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
     bm25 = Bm25.build([s.text for s in strings])
     bm25.save(tmp)
     dump(files.VOCAB, bm25.vocab)
+    tfidf = CharTfidf.build([s.text for s in strings])
+    tfidf.save(tmp)
+    dump(files.TFIDF_VOCAB, tfidf.vocab)
     if left_out:
         with open(tmp / "heldout.jsonl", "w", encoding="utf-8") as f:
             for row in left_out:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import IndexProblem
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 ENTRIES = "entries.json"
 STRINGS = "strings.json"
@@ -20,6 +20,7 @@ STRING_ENTRY = "string_entry.npy"
 EMBEDDINGS = "embeddings.npy"
 FAISS = "dense.faiss"
 VOCAB = "bm25_vocab.json"
+TFIDF_VOCAB = "tfidf_vocab.json"
 ENTRY_COLUMNS = ("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind")
 
 

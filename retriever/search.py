@@ -11,11 +11,12 @@ from .bm25 import Bm25
 from .encoder import Encoder
 from .errors import IndexProblem, ModelProblem, QueryError
 from .fusion import METHODS, fuse
+from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them exactly
-STAGES = ("bm25", "dense", "hybrid")
+STAGES = ("bm25", "tfidf", "dense", "hybrid")
 
 
 class Candidate(NamedTuple):
@@ -70,16 +71,17 @@ class Retriever:
     """A loaded index. ``Retriever.load(dir).search("heart attack")`` is the whole API."""
 
     def __init__(self, directory: Path, manifest: dict, entries: list[list], strings: list[str],
-                 string_entry: np.ndarray, bm25: Bm25, dense, encoder: Encoder, reranker=None):
+                 string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: Encoder, reranker=None):
         self.directory, self.manifest = directory, manifest
         cols = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
         self._col = cols
         self.entries = entries
         self.strings, self.string_entry = strings, string_entry
-        self.bm25, self.dense, self.encoder, self.reranker = bm25, dense, encoder, reranker
+        self.bm25, self.tfidf, self.dense = bm25, tfidf, dense
+        self.encoder, self.reranker = encoder, reranker
         self.vectors = _faiss_vectors(dense)
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
-        self.fusion = dict(manifest.get("fusion", {"method": "linear", "weight": 0.2, "depth": 100}))
+        self.fusion = dict(manifest["fusion"])
         self.by_code: dict[tuple[str, str], int] = {}
         for i, e in enumerate(entries):
             self.by_code.setdefault((e[cols["system"]], _dotless(e[cols["code"]])), i)
@@ -112,20 +114,22 @@ class Retriever:
         if not isinstance(strings, list):
             raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
         vocab = files.read_json(directory / files.VOCAB)
+        grams = files.read_json(directory / files.TFIDF_VOCAB)
         try:
             string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
             bm25 = Bm25.load(directory, vocab, len(strings))
+            tfidf = CharTfidf.load(directory, grams, len(strings))
             dense = faiss.read_index(str(directory / files.FAISS))
         except (OSError, ValueError, RuntimeError) as exc:
             raise IndexProblem(f"corrupt index in {directory}: {exc}") from exc
-        if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings):
+        if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings == tfidf.n_strings):
             raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
         ranker = None
         spec = reranker or manifest.get("reranker")
         if spec:
             from .rerank import Reranker
             ranker = Reranker.load(spec if reranker else _in_index(directory, spec))
-        return cls(directory, manifest, entries, strings, string_entry, bm25, dense, encoder, ranker)
+        return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder, ranker)
 
     # -- hierarchy -------------------------------------------------------------------------
     def _find(self, system: str, code: str | None) -> int:
@@ -238,20 +242,24 @@ class Retriever:
         if fusion.get("method", "linear") not in METHODS:
             raise QueryError(f"unknown fusion method {fusion.get('method')!r} (choose from {', '.join(METHODS)})")
         depth = int(fusion.get("depth", 100))
-        vecs = self.encoder.queries(texts, batch_size) if stage != "bm25" else None
+        vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
         dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
         for qi, text in enumerate(texts):
-            bm = self.bm25.scores(text)
+            bm, tf = self.bm25.scores(text), self.tfidf.scores(text)
             if mask is not None:
-                bm[~mask[self.string_entry]] = 0.0
-            ids = [] if stage == "dense" else _top(bm, depth)
-            if dense_hits is not None:
-                ids = np.union1d(ids, dense_hits[qi][dense_hits[qi] >= 0]).astype(np.int64)
-            ids = np.asarray(ids, dtype=np.int64)
+                outside = ~mask[self.string_entry]
+                bm[outside] = 0.0
+                tf[outside] = 0.0
+            found = [dense_hits[qi][dense_hits[qi] >= 0]] if dense_hits is not None else []
+            if stage in ("bm25", "hybrid"):
+                found.append(_top(bm, depth))
+            if stage in ("tfidf", "hybrid"):
+                found.append(_top(tf, depth))
+            ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
             cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
             scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
-            pools.append(self._collapse(ids, cos, bm[ids], stage, fusion, scale))
+            pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale))
 
         use_rerank = self.reranker is not None if rerank is None else rerank
         if use_rerank and self.reranker is None:
@@ -264,52 +272,31 @@ class Retriever:
             pools = self._rerank(texts, pools)
         return [Result(t, [self._candidate(*row) for row in pool[:k]], note) for t, pool in zip(texts, pools)]
 
-    def rank_strings(self, text: str, string_scores: np.ndarray, k: int = 10, stage: str = "baseline",
-                     depth: int = 200) -> Result:
-        """Codes ranked by any per-string score (a baseline matcher's): each code's best string."""
-        ids = _top(string_scores, depth)
-        ids = ids[np.lexsort((ids, -string_scores[ids]))]
-        seen, out = set(), []
-        for i in ids:
-            e = int(self.string_entry[i])
-            if e in seen:
-                continue
-            seen.add(e)
-            row, c = self.entries[e], self._col
-            score = round(float(string_scores[i]), 6)
-            out.append(Candidate(row[c["system"]], row[c["version"]], row[c["code"]], row[c["title"]], score,
-                                 self.strings[i], bool(row[c["is_leaf"]]), {stage: score}))
-            if len(out) == k:
-                break
-        return Result(text, out, "skipped: not part of this stage")
-
-    def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, stage: str,
+    def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
                   fusion: dict, scale: float | None) -> list[list]:
-        """Strings -> codes: each code keeps its best string as evidence; ranked by stage score."""
+        """Strings -> codes: each code keeps its best string as evidence; ranked by stage score.
+        Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf]."""
         if not len(ids):
             return []
-        method = fusion.get("method", "linear")
-        param = float(fusion.get("weight", 0.3) if method == "linear" else fusion.get("k", 60))
+        signals = {"dense": cos.astype(np.float64), "bm25": bm.astype(np.float64), "tfidf": tf.astype(np.float64)}
         if stage == "hybrid":
-            score = fuse(method, cos.astype(np.float64), bm.astype(np.float64), param, scale)
-        elif stage == "dense":
-            score = cos.astype(np.float64)
+            score = fuse(fusion, signals["dense"], signals["bm25"], signals["tfidf"], scale)
         else:
-            score = bm.astype(np.float64)
-            keep = score > 0
-            ids, cos, bm, score = ids[keep], cos[keep], bm[keep], score[keep]
+            score = signals[stage]
+            if stage != "dense":
+                keep = score > 0  # a lexical stage proposes only strings that share something
+                ids, cos, bm, tf, score = ids[keep], cos[keep], bm[keep], tf[keep], score[keep]
         order = np.lexsort((ids, -score))
         ent = self.string_entry[ids]
         rows, seen = [], {}
         for j in order:
             e = int(ent[j])
             if e in seen:
-                r = seen[e]
-                rows[r][4] = max(rows[r][4], float(cos[j]))
-                rows[r][5] = max(rows[r][5], float(bm[j]))
+                r = rows[seen[e]]
+                r[4], r[5], r[6] = max(r[4], float(cos[j])), max(r[5], float(bm[j])), max(r[6], float(tf[j]))
                 continue
             seen[e] = len(rows)
-            rows.append([e, float(score[j]), int(ids[j]), None, float(cos[j]), float(bm[j])])
+            rows.append([e, float(score[j]), int(ids[j]), None, float(cos[j]), float(bm[j]), float(tf[j])])
         return rows
 
     def _rerank(self, texts: Sequence[str], pools: list[list]) -> list[list]:
@@ -339,13 +326,13 @@ class Retriever:
             return f"{title} ({self.entries[p][self._col['title']]})"
         return title
 
-    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float) -> Candidate:
+    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float) -> Candidate:
         row, c = self.entries[e], self._col
         return Candidate(system=row[c["system"]], version=row[c["version"]], code=row[c["code"]],
                          title=row[c["title"]], score=round(rerank if rerank is not None else fused, 6),
                          evidence=self.strings[string], is_leaf=bool(row[c["is_leaf"]]),
-                         scores={"bm25": round(bm, 6), "dense": round(cos, 6), "fused": round(fused, 6),
-                                 "rerank": None if rerank is None else round(rerank, 6)})
+                         scores={"bm25": round(bm, 6), "tfidf": round(tf, 6), "dense": round(cos, 6),
+                                 "fused": round(fused, 6), "rerank": None if rerank is None else round(rerank, 6)})
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

@@ -3,32 +3,43 @@ import pytest
 
 from retriever.fusion import fuse
 
+Z = np.zeros(3)
+
 
 def test_linear_scales_bm25_by_the_query_best():
     dense = np.array([0.5, 0.4, 0.1])
     bm25 = np.array([0.0, 10.0, 5.0])
-    out = fuse("linear", dense, bm25, 0.5)
+    out = fuse({"method": "linear", "weight": 0.5}, dense, bm25, Z)
     np.testing.assert_allclose(out, [0.5, 0.9, 0.35])
 
 
-def test_linear_without_bm25_is_dense():
-    dense = np.array([0.3, 0.2])
-    np.testing.assert_allclose(fuse("linear", dense, np.zeros(2), 0.7), dense)
+def test_linear_adds_weighted_tfidf():
+    dense = np.array([0.5, 0.4, 0.1])
+    tfidf = np.array([0.0, 0.5, 1.0])
+    out = fuse({"method": "linear", "weight": 0.5, "tfidf_weight": 0.2}, dense, Z, tfidf)
+    np.testing.assert_allclose(out, [0.5, 0.5, 0.3])
+
+
+def test_linear_without_lexical_evidence_is_dense():
+    dense = np.array([0.3, 0.2, 0.1])
+    np.testing.assert_allclose(fuse({"method": "linear", "weight": 0.7, "tfidf_weight": 0.3}, dense, Z, Z), dense)
 
 
 def test_rrf_rewards_agreement():
     dense = np.array([0.9, 0.8, 0.1])
     bm25 = np.array([0.0, 3.0, 1.0])
-    out = fuse("rrf", dense, bm25, 60)
+    out = fuse({"method": "rrf", "k": 60}, dense, bm25, Z)
     assert out[1] > out[2] > out[0]  # found by both lists beats found by one
+    with_tfidf = fuse({"method": "rrf", "k": 60, "tfidf_weight": 1}, dense, bm25, np.array([1.0, 0, 0]))
+    assert with_tfidf[0] > out[0]
 
 
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown fusion method"):
-        fuse("magic", np.zeros(1), np.zeros(1), 1)
+        fuse({"method": "magic"}, Z, Z, Z)
 
 
 def test_linear_with_a_ceiling_rewards_coverage_not_rank():
-    dense = np.zeros(2)
     bm25 = np.array([2.0, 1.0])
-    np.testing.assert_allclose(fuse("linear", dense, bm25, 1.0, scale=4.0), [0.5, 0.25])
+    np.testing.assert_allclose(fuse({"method": "linear", "weight": 1.0}, np.zeros(2), bm25, np.zeros(2), scale=4.0),
+                               [0.5, 0.25])

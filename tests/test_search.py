@@ -10,7 +10,7 @@ def test_paraphrase_finds_the_code_and_names_the_matching_string(retriever):
     assert top.code == "CARD.MI.ANT"
     assert top.system == "EXAMPLE-REGISTRY" and top.version == "2026" and top.is_leaf
     assert top.evidence in ("heart attack of the anterior wall", "Anterior wall myocardial infarction")
-    assert set(top.scores) == {"bm25", "dense", "fused", "rerank"} and top.scores["rerank"] is None
+    assert set(top.scores) == {"bm25", "tfidf", "dense", "fused", "rerank"} and top.scores["rerank"] is None
     assert [c.score for c in result.candidates] == sorted((c.score for c in result.candidates), reverse=True)
 
 
@@ -26,10 +26,11 @@ def test_synonym_only_wording_is_found(retriever):
 
 
 def test_stages_rank_differently_but_find_the_same_obvious_code(retriever):
-    for stage in ("bm25", "dense", "hybrid"):
+    for stage in ("bm25", "tfidf", "dense", "hybrid"):
         assert retriever.search("atrial flutter", k=3, stage=stage).candidates[0].code == "CARD.FL"
-    bm25 = retriever.search("zzzz qqqq", k=3, stage="bm25")
-    assert bm25.candidates == []  # no shared word, no BM25 candidate
+    assert retriever.search("zzzz qqqq", k=3, stage="bm25").candidates == []  # no shared word
+    assert retriever.search("qqqq", k=3, stage="tfidf").candidates == []  # no shared 3-gram
+    assert retriever.search("flutterr atriall", k=3, stage="tfidf").candidates[0].code == "CARD.FL"
 
 
 def test_filters(retriever):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evaluation.tfidf import CharTfidf, grams
+from retriever.tfidf import CharTfidf, grams
 
 STRINGS = ["Fracture of femur", "Femoral fracture", "Asthma", "Acute asthma attack", "Cholera"]
 
@@ -12,7 +12,7 @@ def test_grams_pad_each_word():
 
 
 def test_cosine_against_a_dense_reference():
-    tf = CharTfidf(STRINGS)
+    tf = CharTfidf.build(STRINGS)
     vocab = sorted(tf.vocab, key=tf.vocab.get)
     n = len(STRINGS)
 
@@ -27,3 +27,10 @@ def test_cosine_against_a_dense_reference():
         expected = np.array([vector(s) @ vector(query) for s in STRINGS])
         np.testing.assert_allclose(tf.scores(query), expected, atol=1e-5)
     assert tf.scores("Fracture of femur")[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    tf = CharTfidf.build(STRINGS)
+    tf.save(tmp_path)
+    back = CharTfidf.load(tmp_path, tf.vocab, tf.n_strings)
+    np.testing.assert_array_equal(back.scores("femur"), tf.scores("femur"))
