@@ -23,7 +23,7 @@ from .embed_cache import EmbeddingCache
 from .strings import index_strings
 
 # Chosen on the inclusion-term leave-out dev split (bench/tune_fusion.py); see the README.
-DEFAULT_FUSION = {"method": "linear", "weight": 0.2, "depth": 100, "bm25_norm": "max"}
+DEFAULT_FUSION = {"method": "linear", "weight": 0.1, "tfidf_weight": 0.7, "depth": 100, "bm25_norm": "max"}
 DENSE_INDEXES = ("hnsw", "flat")
 
 

@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10, help="candidates per phrase (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
-    s.add_argument("--stage", choices=("hybrid", "dense", "bm25"), default="hybrid",
+    s.add_argument("--stage", choices=("hybrid", "dense", "bm25", "tfidf"), default="hybrid",
                    help="retrieval stage (default hybrid)")
     s.add_argument("--input", metavar="FILE", help="one phrase per line")
     s.add_argument("--output", metavar="FILE.jsonl", help="JSON lines, in input order (with --input)")
@@ -77,6 +77,19 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--errors", metavar="FILE.jsonl", help="write each miss: query, gold, what came first")
     e.add_argument("--plot", metavar="FILE.png", help="save recall@k for k = 1..20 per stage")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    t = sub.add_parser("train", help="tune models on the index's catalogue")
+    tsub = t.add_subparsers(dest="what", required=True)
+    te = tsub.add_parser("encoder", help="contrastive tuning of the bi-encoder, then a rebuild")
+    _index_arg(te)
+    te.add_argument("--out", metavar="DIR", help="where the tuned model goes (default: beside the index)")
+    te.add_argument("--minutes", type=float, default=50, help="training time limit (default 50)")
+    te.add_argument("--epochs", type=int, default=3)
+    te.add_argument("--batch-size", type=int, default=64)
+    te.add_argument("--lr", type=float, default=3e-5)
+    te.add_argument("--seed", type=int, default=0)
+    te.add_argument("--no-rebuild", action="store_true", help="train only; do not rebuild the index")
+    te.add_argument("--quiet", action="store_true", help="no progress bar")
 
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
@@ -204,6 +217,23 @@ def _cmd_eval(a) -> int:
     return 0
 
 
+def _cmd_train(a) -> int:
+    from index_build.train_encoder import rebuild_with, train
+    from . import index_files as files
+
+    report = train(a.index, a.out, minutes=a.minutes, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+                   seed=a.seed, progress=not a.quiet)
+    print(f"trained {report['steps']} of {report['planned_steps']} steps on {report['pairs']} catalogue pairs "
+          f"in {report['minutes']} min; held-out pairs ({report['held_out_pairs']}, nearest of "
+          f"{report['held_out_candidates']} titles) acc@1 {report['held_out_acc@1_before']:.3f} -> "
+          f"{report['held_out_acc@1_after']:.3f}; model in {report['out']}")
+    if not a.no_rebuild:
+        directory = Path(a.index).expanduser() if a.index else files.default_dir()
+        m = rebuild_with(directory, Path(report["out"]), progress=not a.quiet)
+        print(f"rebuilt {directory} with the tuned encoder in {m['build_seconds']} s")
+    return 0
+
+
 def _cmd_info(a) -> int:
     from . import index_files as files
 
@@ -231,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command != "build":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval,
+        return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
                 "info": _cmd_info}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)

@@ -88,6 +88,7 @@ class Retriever:
         self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]]) for e in entries],
                                      dtype=np.int64)
         self.root = self._roots()
+        self.systems = sorted({e[cols["system"]] for e in entries})
         self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in entries])
         self._masks: dict[Filters, tuple[np.ndarray, object]] = {}
 
@@ -149,7 +150,7 @@ class Retriever:
 
     def entry(self, code: str, system: str | None = None) -> dict | None:
         """The catalogue entry of a code (dots optional), as a dict, or None."""
-        systems = [system] if system else sorted({e[self._col["system"]] for e in self.entries})
+        systems = [system] if system else self.systems
         for s in systems:
             i = self.by_code.get((s, _dotless(code)))
             if i is not None:
@@ -245,12 +246,18 @@ class Retriever:
         vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
         dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
+        # each stage computes only the signals it ranks by; the others are reported as None
+        computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
+                    "dense": vecs is not None}
+        nothing = np.zeros(len(self.strings), dtype=np.float32)
         for qi, text in enumerate(texts):
-            bm, tf = self.bm25.scores(text), self.tfidf.scores(text)
+            bm = self.bm25.scores(text) if computed["bm25"] else nothing
+            tf = self.tfidf.scores(text) if computed["tfidf"] else nothing
             if mask is not None:
                 outside = ~mask[self.string_entry]
-                bm[outside] = 0.0
-                tf[outside] = 0.0
+                for signal in (bm, tf):
+                    if signal is not nothing:
+                        signal[outside] = 0.0
             found = [dense_hits[qi][dense_hits[qi] >= 0]] if dense_hits is not None else []
             if stage in ("bm25", "hybrid"):
                 found.append(_top(bm, depth))
@@ -270,7 +277,8 @@ class Retriever:
         else:
             note = "applied"
             pools = self._rerank(texts, pools)
-        return [Result(t, [self._candidate(*row) for row in pool[:k]], note) for t, pool in zip(texts, pools)]
+        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], note)
+                for t, pool in zip(texts, pools)]
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
                   fusion: dict, scale: float | None) -> list[list]:
@@ -326,12 +334,17 @@ class Retriever:
             return f"{title} ({self.entries[p][self._col['title']]})"
         return title
 
-    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float) -> Candidate:
+    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float,
+                   computed: dict) -> Candidate:
         row, c = self.entries[e], self._col
+
+        def shown(name: str, value: float):
+            return round(value, 6) if computed[name] else None
+
         return Candidate(system=row[c["system"]], version=row[c["version"]], code=row[c["code"]],
                          title=row[c["title"]], score=round(rerank if rerank is not None else fused, 6),
                          evidence=self.strings[string], is_leaf=bool(row[c["is_leaf"]]),
-                         scores={"bm25": round(bm, 6), "tfidf": round(tf, 6), "dense": round(cos, 6),
+                         scores={"bm25": shown("bm25", bm), "tfidf": shown("tfidf", tf), "dense": shown("dense", cos),
                                  "fused": round(fused, 6), "rerank": None if rerank is None else round(rerank, 6)})
 
 

@@ -1,0 +1,214 @@
+"""``medcode train encoder``: SapBERT-style contrastive tuning of the bi-encoder on the catalogue.
+
+Every name of a code (title, inclusion terms, synonyms, simple rewordings of the title) should
+land nearer to the code's title than to any other code's. Each batch holds (name, title,
+sibling title) triplets: the other titles of the batch are in-batch negatives, the sibling
+(same parent) is the hard negative that differs in one detail. Trained only on what the index
+holds: synonyms held out of the index (``--holdout``) are never seen.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from retriever import index_files as files
+from retriever.encoder import Encoder
+
+SCALE = 20.0  # cosine -> logit, as sentence-transformers' MultipleNegativesRankingLoss
+
+
+class Pair(NamedTuple):
+    anchor: str
+    title: str
+    negative: str
+    code: str
+
+
+def _variants(title: str) -> list[str]:
+    """Rewordings a coder types: the part after a comma first, and without "unspecified"/"NOS"."""
+    out = []
+    parts = [p for p in title.split(", ") if p]
+    if len(parts) > 1:
+        out.append(" ".join(parts[1:] + parts[:1]))
+    bare = re.sub(r",?\s*\b(unspecified|NOS)\b", "", title).strip(" ,")
+    if bare and bare != title:
+        out.append(bare)
+    return [v for v in out if v.lower() != title.lower()]
+
+
+def training_pairs(directory: Path, seed: int, extension_share: float = 0.05) -> list[Pair]:
+    """Triplets from an index's own strings (so held-out synonyms stay unseen)."""
+    rng = random.Random(seed)
+    entries = files.read_json(directory / files.ENTRIES)
+    strings = files.read_json(directory / files.STRINGS)
+    col = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
+    title_of = {e[col["code"]]: e[col["title"]] for e in entries}
+    parent_of = {e[col["code"]]: e[col["parent"]] for e in entries}
+    children: dict[str, list[str]] = {}
+    for e in entries:
+        if e[col["kind"]] not in ("chapter", "block"):
+            children.setdefault(e[col["parent"]], []).append(e[col["code"]])
+
+    def sibling(code: str) -> str:
+        pool = [c for c in children.get(parent_of.get(code), []) if c != code]
+        return title_of[rng.choice(pool)] if pool else title_of[rng.choice(list(title_of))]
+
+    pairs = []
+    for text, code, kind in zip(strings["text"], strings["code"], strings["kind"]):
+        if kind == "synonym":
+            pairs.append(Pair(text, title_of[code], sibling(code), code))
+        elif kind == "title":
+            parent = parent_of.get(code)
+            # 7th-character codes repeat their parent's title: a small share of them is enough
+            extension = parent in title_of and text.startswith(title_of[parent])
+            if extension and rng.random() > extension_share:
+                continue
+            for v in _variants(text):
+                pairs.append(Pair(v, text, sibling(code), code))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def _held_out(pair: Pair, seed: int, share: float) -> bool:
+    digest = hashlib.sha256(f"{seed}\x1f{pair.code}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def _batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Batches in which no code appears twice: a second name of the same code would be scored
+    as a negative of the first."""
+    order = pairs[:]
+    rng.shuffle(order)
+    batches, current, codes, spill = [], [], set(), []
+    for p in order:
+        if p.code in codes:
+            spill.append(p)
+            continue
+        current.append(p)
+        codes.add(p.code)
+        if len(current) == size:
+            batches.append(current)
+            current, codes = [], set()
+            order.extend(spill)
+            spill = []
+    if len(current) > 1:
+        batches.append(current)
+    return batches
+
+
+def held_out_accuracy(encoder: Encoder, pairs: list[Pair], candidates: list[str]) -> float:
+    """Share of held-out names whose nearest title (among ``candidates``) is their own."""
+    if not pairs:
+        return float("nan")
+    titles = encoder.passages(candidates)
+    names = encoder.queries([p.anchor for p in pairs])
+    best = np.argmax(names @ titles.T, axis=1)
+    return float(np.mean([candidates[b] == p.title for b, p in zip(best, pairs)]))
+
+
+def train(index: str | Path | None = None, out: str | Path | None = None, *, minutes: float = 50,
+          epochs: int = 3, batch_size: int = 64, lr: float = 3e-5, seed: int = 0, held_out_share: float = 0.02,
+          progress: bool = True, max_length: int = 48) -> dict:
+    """Tune the index's encoder on its catalogue; returns a report. The model is written to
+    ``out`` through a temporary folder, so an interrupted run leaves nothing half-written."""
+    import torch
+    from tqdm.auto import tqdm
+
+    directory = Path(index).expanduser() if index else files.default_dir()
+    manifest = files.read_manifest(directory)
+    out = Path(out).expanduser() if out else directory.parent / f"{directory.name}-encoder"
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+
+    pairs = training_pairs(directory, seed)
+    held = [p for p in pairs if _held_out(p, seed, held_out_share)]
+    train_pairs = [p for p in pairs if not _held_out(p, seed, held_out_share)]
+    candidates = sorted({p.title for p in held} | {p.negative for p in held})
+
+    built = manifest["model"]
+    encoder = Encoder(built["name"], built.get("query_prefix"), built.get("passage_prefix"))
+    before = held_out_accuracy(encoder, held, candidates)
+    model = encoder.model
+    model.max_seq_length = max_length
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    plan = [b for _ in range(epochs) for b in _batches(train_pairs, batch_size, rng)]
+    warmup = max(1, len(plan) // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / max(1, len(plan) - warmup))))
+    qp, pp = encoder.query_prefix, encoder.passage_prefix
+
+    def embed(texts: list[str]):
+        features = model.tokenize(texts)
+        return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    deadline = time.time() + minutes * 60
+    losses, steps = [], 0
+    with tqdm(total=len(plan), desc="training encoder", unit="batch", disable=not progress, file=sys.stderr) as bar:
+        for batch in plan:
+            if time.time() > deadline:
+                break
+            anchors = embed([qp + p.anchor for p in batch])
+            targets = embed([pp + p.title for p in batch] + [pp + p.negative for p in batch])
+            logits = anchors @ targets.T * SCALE
+            labels = torch.arange(len(batch))
+            # both directions: names find their title, titles find their name
+            loss = torch.nn.functional.cross_entropy(logits, labels) + \
+                torch.nn.functional.cross_entropy(logits[:, :len(batch)].T, labels)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    model.eval()
+    after = held_out_accuracy(encoder, held, candidates)
+
+    tmp = out.parent / f".{out.name}.training-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp))
+    report = {"base_model": built["name"], "index": str(directory), "pairs": len(train_pairs),
+              "held_out_pairs": len(held), "held_out_candidates": len(candidates), "steps": steps,
+              "planned_steps": len(plan), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+              "minutes": round((time.time() - (deadline - minutes * 60)) / 60, 1),
+              "final_loss": float(np.mean(losses[-50:])) if losses else None,
+              "held_out_acc@1_before": before, "held_out_acc@1_after": after,
+              "trained_on": "catalogue strings of the index (held-out synonyms excluded)"}
+    (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    report["out"] = str(out)
+    return report
+
+
+def rebuild_with(directory: Path, model: Path, progress: bool = True) -> dict:
+    """Rebuild an index with the same catalogues and settings and a new encoder."""
+    from .build import build
+
+    m = files.read_manifest(directory)
+    strings = m.get("strings", {})
+    reranker = m.get("reranker")
+    if reranker and (directory / reranker).exists():
+        reranker = str(directory / reranker)
+    return build([c["name"] for c in m["catalogues"]], directory, str(model), reranker=reranker,
+                 context=strings.get("context", "none"), holdout=strings.get("holdout", 0.0),
+                 seed=strings.get("seed", 0), fusion=m.get("fusion"), progress=progress,
+                 dense_index_kind=m.get("dense", {}).get("index", "hnsw"))
+
+

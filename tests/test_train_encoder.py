@@ -1,0 +1,68 @@
+"""Encoder tuning on the example catalogue: pairs, reproducibility, no held-out leakage, rebuild."""
+import json
+import shutil
+
+import pytest
+
+from index_build.build import build
+from index_build.train_encoder import _batches, _variants, rebuild_with, train, training_pairs
+from retriever import Retriever
+
+from .conftest import EXAMPLE
+
+
+def test_variants_reword_the_title():
+    assert _variants("Fracture of femur, right") == ["right Fracture of femur"]
+    assert "Asthma" in _variants("Asthma, unspecified")
+    assert _variants("Asthma") == []
+
+
+def test_pairs_never_hold_synonyms_left_out_of_the_index(tmp_path, cache_dir):
+    build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=3, progress=False)
+    held = {json.loads(line)["text"] for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()}
+    pairs = training_pairs(tmp_path / "held", seed=0)
+    assert held and pairs
+    assert not held & {p.anchor for p in pairs}
+    assert all(p.title != p.negative for p in pairs if p.code != "ENDO.DM2")  # siblings differ
+
+
+def test_batches_never_repeat_a_code():
+    from index_build.train_encoder import Pair
+    import random
+
+    pairs = [Pair(f"name {i}", f"title {i % 5}", "neg", f"C{i % 5}") for i in range(40)]
+    for batch in _batches(pairs, 4, random.Random(0)):
+        assert len({p.code for p in batch}) == len(batch)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory, example_index):
+    work = tmp_path_factory.mktemp("tuning")
+    index = work / "index"
+    shutil.copytree(example_index, index)
+    report = train(index, work / "encoder", minutes=2, epochs=1, batch_size=8, seed=1, progress=False,
+                   held_out_share=0.0)
+    return work, index, report
+
+
+def test_training_writes_a_model_and_its_report(tuned):
+    work, _, report = tuned
+    assert report["steps"] == report["planned_steps"] > 0
+    assert (work / "encoder" / "medcode_training.json").exists()
+    assert json.loads((work / "encoder" / "medcode_training.json").read_text())["seed"] == 1
+    assert not list(work.glob(".encoder.training-*"))
+
+
+def test_training_is_reproducible(tuned, tmp_path):
+    work, index, report = tuned
+    again = train(index, tmp_path / "again", minutes=2, epochs=1, batch_size=8, seed=1, progress=False,
+                  held_out_share=0.0)
+    assert again["final_loss"] == pytest.approx(report["final_loss"], rel=1e-4)
+
+
+def test_rebuild_uses_the_tuned_encoder(tuned, cache_dir):
+    work, index, _ = tuned
+    m = rebuild_with(index, work / "encoder", progress=False)
+    assert m["model"]["name"] == str(work / "encoder")
+    assert m["counts"]["newly_embedded"] > 0  # a new model re-embeds every string
+    assert Retriever.load(index).search("broken hip").candidates
