@@ -151,7 +151,7 @@ def train(index: str | Path | None = None, out: str | Path | None = None, *, min
     qp, pp = encoder.query_prefix, encoder.passage_prefix
 
     def embed(texts: list[str]):
-        features = model.tokenize(texts)
+        features = (getattr(model, "preprocess", None) or model.tokenize)(texts)
         return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
     deadline = time.time() + minutes * 60
