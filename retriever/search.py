@@ -1,4 +1,5 @@
-"""Query time: hybrid dense + BM25 search over catalogue strings, collapsed to codes, reranked."""
+"""Query time: dense + BM25 + character 3-gram search over catalogue strings, fused, collapsed to
+codes, reranked."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -103,9 +104,13 @@ class Retriever:
         manifest = files.read_manifest(directory, verify=verify)
         built = manifest["model"]
         encoder = Encoder(model or built["name"], built.get("query_prefix"), built.get("passage_prefix"))
-        if model and (encoder.dimension != built["dimension"] or encoder.fingerprint() != built["fingerprint"]):
+        same = encoder.dimension == built["dimension"] and encoder.fingerprint() == built["fingerprint"]
+        if model and not same:
             raise ModelProblem(f"index {directory} was built with model {built['name']!r}, not {model!r}; "
                                "search it with its own model or rebuild it")
+        if not same and encoder.dimension == built["dimension"]:
+            raise ModelProblem(f"model {built['name']!r} has changed since index {directory} was built "
+                               "(its weights differ); rebuild the index")
         if encoder.dimension != built["dimension"]:
             raise ModelProblem(f"model {built['name']!r} gives {encoder.dimension}-dimensional vectors but "
                                f"index {directory} holds {built['dimension']}; rebuild the index")

@@ -118,3 +118,18 @@ def test_errors_print_no_traceback_from_the_real_command(tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("medcode: error:") and "Traceback" not in proc.stderr
+
+
+def test_model_changed_since_the_build(capsys, tmp_path, cache_dir, tiny_encoder):
+    from index_build.build import build
+    from .conftest import EXAMPLE
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_encoder, model)
+    build([str(EXAMPLE)], tmp_path / "idx", str(model), cache=cache_dir, progress=False)
+    weights = next(model.rglob("model.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # retrained in place: same size, other weights
+    weights.write_bytes(bytes(data))
+    code, _, err = run(capsys, "search", "--index", str(tmp_path / "idx"), "asthma")
+    assert code == 2 and "has changed since" in err
