@@ -13,6 +13,7 @@ def test_grams_pad_each_word():
 
 def test_cosine_against_a_dense_reference():
     tf = CharTfidf.build(STRINGS)
+    tf.max_df_share = 1.0  # score with every 3-gram, as the reference does
     vocab = sorted(tf.vocab, key=tf.vocab.get)
     n = len(STRINGS)
 
@@ -34,3 +35,13 @@ def test_save_and_load_round_trip(tmp_path):
     tf.save(tmp_path)
     back = CharTfidf.load(tmp_path, tf.vocab, tf.n_strings)
     np.testing.assert_array_equal(back.scores("femur"), tf.scores("femur"))
+
+
+def test_common_grams_are_skipped_but_still_weigh_in_the_query_length():
+    tf = CharTfidf.build(STRINGS)
+    tf.max_df_share = 1.0
+    full = tf.scores("asthma femur")
+    tf.max_df_share = 0.3  # grams in more than 1.5 of 5 strings are skipped
+    capped = tf.scores("asthma femur")
+    assert (capped <= full + 1e-6).all() and capped.sum() < full.sum()
+    assert capped[1] == 0 < full[1]  # "Femoral fracture" shared only common grams with the query
