@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .columns import TermColumns
 from .tokenize import tokenize
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
-FILES = ("bm25_weights.npy", "bm25_rows.npy", "bm25_colptr.npy", "bm25_idf.npy")
 
 
-class Bm25:
-    """Term columns in CSC layout: ``weights[colptr[t]:colptr[t+1]]`` for strings ``rows[...]``."""
+class Bm25(TermColumns):
+    """BM25 weights of each term for each string holding it."""
 
-    def __init__(self, vocab: dict[str, int], weights: np.ndarray, rows: np.ndarray,
-                 colptr: np.ndarray, idf: np.ndarray, n_strings: int):
-        self.vocab, self.weights, self.rows, self.colptr = vocab, weights, rows, colptr
-        self.idf, self.n_strings = idf, n_strings
+    prefix = "bm25"
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = K1, b: float = B, epsilon: float = EPSILON) -> "Bm25":
@@ -69,12 +65,3 @@ class Bm25:
         """What a string of average length holding each query word once would score: the sum of
         the query words' idf. Dividing by it tells how much of the query a string covers."""
         return float(sum(self.idf[self.vocab[t]] for t in tokenize(text) if t in self.vocab))
-
-    def save(self, directory: Path) -> None:
-        for name, arr in zip(FILES, (self.weights, self.rows, self.colptr, self.idf)):
-            np.save(directory / name, arr, allow_pickle=False)
-
-    @classmethod
-    def load(cls, directory: Path, vocab: dict[str, int], n_strings: int) -> "Bm25":
-        arrays = [np.load(directory / name, allow_pickle=False) for name in FILES]
-        return cls(vocab, *arrays, n_strings=n_strings)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .columns import TermColumns
 from .tokenize import fold
 
-FILES = ("tfidf_weights.npy", "tfidf_rows.npy", "tfidf_colptr.npy", "tfidf_idf.npy")
 
 
 def grams(text: str, n: int = 3) -> Counter:
@@ -27,14 +26,12 @@ def grams(text: str, n: int = 3) -> Counter:
     return out
 
 
-class CharTfidf:
+class CharTfidf(TermColumns):
     """Rows are L2-normalised tf-idf vectors of the strings, stored by column (one per n-gram)."""
 
-    def __init__(self, vocab: dict[str, int], weights: np.ndarray, rows: np.ndarray, colptr: np.ndarray,
-                 idf: np.ndarray, n_strings: int):
-        self.vocab, self.weights, self.rows, self.colptr = vocab, weights, rows, colptr
-        self.idf, self.n_strings = idf, n_strings
-        self.max_df_share = 0.1
+    prefix = "tfidf"
+    # 3-grams found in over this share of the strings are skipped at query time (see scores)
+    max_df_share = 0.1
 
     @classmethod
     def build(cls, strings: Sequence[str]) -> "CharTfidf":
@@ -75,12 +72,3 @@ class CharTfidf:
         rows = np.concatenate([self.rows[a:z] for a, z, _ in spans])
         weights = np.concatenate([self.weights[a:z] * np.float32(w) for a, z, w in spans])
         return np.bincount(rows, weights=weights, minlength=self.n_strings).astype(np.float32)
-
-    def save(self, directory: Path) -> None:
-        for name, arr in zip(FILES, (self.weights, self.rows, self.colptr, self.idf)):
-            np.save(directory / name, arr, allow_pickle=False)
-
-    @classmethod
-    def load(cls, directory: Path, vocab: dict[str, int], n_strings: int) -> "CharTfidf":
-        arrays = [np.load(directory / name, allow_pickle=False) for name in FILES]
-        return cls(vocab, *arrays, n_strings=n_strings)
