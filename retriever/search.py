@@ -248,6 +248,8 @@ class Retriever:
         if fusion.get("method", "linear") not in METHODS:
             raise QueryError(f"unknown fusion method {fusion.get('method')!r} (choose from {', '.join(METHODS)})")
         depth = int(fusion.get("depth", 100))
+        # codes kept per query: what is shown, and what the reranker may reorder
+        limit = max(k, int(self.manifest.get("rerank_top", 30)))
         vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
         dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
@@ -271,7 +273,7 @@ class Retriever:
             ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
             cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
             scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
-            pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale))
+            pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit))
 
         use_rerank = self.reranker is not None if rerank is None else rerank
         if use_rerank and self.reranker is None:
@@ -286,7 +288,7 @@ class Retriever:
                 for t, pool in zip(texts, pools)]
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
-                  fusion: dict, scale: float | None) -> list[list]:
+                  fusion: dict, scale: float | None, limit: int) -> list[list]:
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score.
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf]."""
         if not len(ids):
@@ -299,18 +301,19 @@ class Retriever:
             if stage != "dense":
                 keep = score > 0  # a lexical stage proposes only strings that share something
                 ids, cos, bm, tf, score = ids[keep], cos[keep], bm[keep], tf[keep], score[keep]
+                if not len(ids):
+                    return []
+        ent = self.string_entry[ids].astype(np.int64)
         order = np.lexsort((ids, -score))
-        ent = self.string_entry[ids]
-        rows, seen = [], {}
-        for j in order:
-            e = int(ent[j])
-            if e in seen:
-                r = rows[seen[e]]
-                r[4], r[5], r[6] = max(r[4], float(cos[j])), max(r[5], float(bm[j])), max(r[6], float(tf[j]))
-                continue
-            seen[e] = len(rows)
-            rows.append([e, float(score[j]), int(ids[j]), None, float(cos[j]), float(bm[j]), float(tf[j])])
-        return rows
+        _, first = np.unique(ent[order], return_index=True)
+        best = order[np.sort(first)][:limit]  # each code's best string, in rank order
+        # each code's best value of every signal, whichever string it came from
+        by_entry = np.argsort(ent, kind="stable")
+        starts = np.flatnonzero(np.r_[True, ent[by_entry][1:] != ent[by_entry][:-1]])
+        group = np.searchsorted(ent[by_entry][starts], ent[best])
+        peaks = [np.maximum.reduceat(x[by_entry], starts)[group] for x in (cos, bm, tf)]
+        return [[int(ent[j]), float(score[j]), int(ids[j]), None, float(c), float(b), float(t)]
+                for j, c, b, t in zip(best, *peaks)]
 
     def _rerank(self, texts: Sequence[str], pools: list[list]) -> list[list]:
         n = int(self.manifest.get("rerank_top", 30))
