@@ -27,9 +27,12 @@ run: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# by hand, not in CI: minutes of CPU, and eval_all/accuracy --codiesp read ../shared/benchdata
 bench: setup
 	$(BIN)/python bench/speed.py
-	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/build_time.py
+	$(BIN)/python bench/accuracy.py --codiesp
+	$(BIN)/python bench/eval_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
