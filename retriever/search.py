@@ -91,7 +91,7 @@ class Retriever:
         self.root = self._roots()
         self.systems = sorted({e[cols["system"]] for e in entries})
         self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in entries])
-        self._masks: dict[Filters, tuple[np.ndarray, object]] = {}
+        self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -382,4 +382,4 @@ def _in_index(directory: Path, spec: str) -> str:
     return str(candidate) if candidate.exists() else spec
 
 
-__all__ = ["Candidate", "Result", "Retriever", "Filters", "METHODS", "check_query", "MAX_QUERY_CHARS"]
+__all__ = ["Candidate", "Result", "Retriever", "Filters", "check_query", "MAX_QUERY_CHARS"]

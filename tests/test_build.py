@@ -7,7 +7,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from index_build.build import build
 from retriever import Retriever, index_files
