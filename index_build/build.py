@@ -16,6 +16,7 @@ from retriever import __version__
 from retriever import index_files as files
 from retriever.bm25 import B, EPSILON, K1, Bm25
 from retriever.encoder import Encoder
+from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
 
 from .catalogs import load_all
@@ -81,12 +82,14 @@ def _swap(tmp: Path, target: Path) -> None:
 
 
 def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = None, model: str | None = None,
-          *, cache: str | Path | None = None, reranker: str | None = None, context: str = "none",
+          *, cache: str | Path | None = None, reranker: str | None = None, reranker_settings: dict | None = None,
+          context: str = "none",
           holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
           dense_index_kind: str = "hnsw") -> dict:
     """Build an index and return its manifest. ``holdout`` leaves a seeded share of synonyms out
-    of the index and writes them to ``heldout.jsonl`` as evaluation gold."""
+    of the index and writes them to ``heldout.jsonl`` as evaluation gold. ``reranker`` (a
+    cross-encoder name or folder) is copied in with ``reranker_settings`` (default: on, top 20)."""
     started = time.time()
     target = Path(index).expanduser() if index else files.default_dir()
     loaded = load_all(list(catalogs))
@@ -109,7 +112,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
                                encoder.dimension)
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, encoder, described,
-                          reranker=reranker, fusion=fusion, context=context, holdout=holdout, seed=seed,
+                          reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind),
                           embedded=embedded, started=started)
         _swap(tmp, target)
@@ -139,7 +142,7 @@ def dense_index(vectors: np.ndarray, settings: dict):
 
 
 def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, described, *, reranker,
-           fusion, dense, context, holdout, seed, embedded, started) -> dict:
+           reranker_settings, fusion, dense, context, holdout, seed, embedded, started) -> dict:
     import faiss
 
     def dump(name: str, obj) -> None:
@@ -163,7 +166,9 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
             for row in left_out:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if reranker:
-        reranker = _place_reranker(tmp, reranker)
+        reranker = {"top": DEFAULT_RERANK_TOP, "weight": 0.0, "enabled": True,
+                    "why": "given at build time, not evaluated by medcode", **(reranker_settings or {}),
+                    "path": _place_reranker(tmp, reranker, (reranker_settings or {}).get("max_length", 64))}
 
     kinds: dict[str, int] = {}
     for s in strings:
@@ -185,7 +190,6 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
         "fusion": dict(fusion or DEFAULT_FUSION),
         "dense": dense,
         "reranker": reranker,
-        "rerank_top": 30,
         "build_seconds": None,
     }
     manifest["files"] = {str(f.relative_to(tmp)): files.sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
@@ -195,11 +199,11 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
     return manifest
 
 
-def _place_reranker(tmp: Path, reranker: str) -> str:
+def _place_reranker(tmp: Path, reranker: str, max_length: int) -> str:
     """A local cross-encoder is copied into the index so that the index is self-contained."""
     from retriever.rerank import Reranker
 
-    Reranker.load(reranker)  # fail now, not at the first search
+    Reranker.load(reranker, max_length)  # fail now, not at the first search
     src = Path(reranker).expanduser()
     if src.is_dir():
         shutil.copytree(src, tmp / "reranker")

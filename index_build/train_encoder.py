@@ -201,12 +201,18 @@ def rebuild_with(directory: Path, model: Path, progress: bool = True) -> dict:
     """Rebuild an index with the same catalogues and settings and a new encoder."""
     from .build import build
 
+    from retriever.search import reranker_settings
+
     m = files.read_manifest(directory)
     strings = m.get("strings", {})
-    reranker = m.get("reranker")
-    if reranker and (directory / reranker).exists():
-        reranker = str(directory / reranker)
+    settings = reranker_settings(m)
+    reranker = None
+    if settings:
+        reranker = settings.pop("path")
+        if (directory / reranker).exists():
+            reranker = str(directory / reranker)
     return build([c["name"] for c in m["catalogues"]], directory, str(model), reranker=reranker,
+                 reranker_settings=settings,
                  context=strings.get("context", "none"), holdout=strings.get("holdout", 0.0),
                  seed=strings.get("seed", 0), fusion=m.get("fusion"), progress=progress,
                  dense_index_kind=m.get("dense", {}).get("index", "hnsw"))

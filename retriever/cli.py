@@ -90,6 +90,25 @@ def parser() -> argparse.ArgumentParser:
     te.add_argument("--seed", type=int, default=0)
     te.add_argument("--no-rebuild", action="store_true", help="train only; do not rebuild the index")
     te.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr = tsub.add_parser("reranker", help="listwise cross-encoder on hybrid-mined hard negatives, "
+                                          "judged on dev sets and put into the index")
+    _index_arg(tr)
+    tr.add_argument("--base", metavar="NAME|PATH", help="model to start from (default: the index's encoder)")
+    tr.add_argument("--dev", metavar="GOLD.jsonl", action="append", default=[],
+                    help="dev gold set to choose the weight and decide on/off (repeatable; never a test set)")
+    tr.add_argument("--minutes", type=float, default=50, help="training time limit (default 50)")
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--batch-size", type=int, default=16, help="queries per step (default 16)")
+    tr.add_argument("--group-size", type=int, default=8, help="candidates per query: its code + negatives")
+    tr.add_argument("--lr", type=float, default=5e-5)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--top", type=int, default=20, help="candidates reranked per search (default 20)")
+    tr.add_argument("--max-length", type=int, default=48, help="tokens per (query, candidate) pair")
+    tr.add_argument("--no-quantize", action="store_true", help="keep fp32 weights at search time")
+    tr.add_argument("--min-gain", type=float, default=0.005,
+                    help="acc@1 it must gain on every dev set to be on by default (default 0.005)")
+    tr.add_argument("--max-queries", type=int, help="train on at most this many queries")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
@@ -218,6 +237,8 @@ def _cmd_eval(a) -> int:
 
 
 def _cmd_train(a) -> int:
+    if a.what == "reranker":
+        return _cmd_train_reranker(a)
     from index_build.train_encoder import rebuild_with, train
     from . import index_files as files
 
@@ -231,6 +252,25 @@ def _cmd_train(a) -> int:
         directory = Path(a.index).expanduser() if a.index else files.default_dir()
         m = rebuild_with(directory, Path(report["out"]), progress=not a.quiet)
         print(f"rebuilt {directory} with the tuned encoder in {m['build_seconds']} s")
+    return 0
+
+
+def _cmd_train_reranker(a) -> int:
+    from index_build.train_reranker import train
+
+    for path in a.dev:
+        if not Path(path).is_file():
+            raise MedcodeError(f"no dev gold file at {path}")
+    r = train(a.index, base=a.base, dev=a.dev, minutes=a.minutes, epochs=a.epochs, batch_size=a.batch_size,
+              group_size=a.group_size, lr=a.lr, seed=a.seed, top=a.top, max_length=a.max_length,
+              quantize=None if a.no_quantize else "int8", min_gain=a.min_gain, max_queries=a.max_queries,
+              progress=not a.quiet)
+    print(f"trained {r['steps']} of {r['planned_steps']} steps on {r['groups']} query groups "
+          f"(1 + {r['group_size'] - 1} hard negatives) from {r['base_model']} in {r['minutes']} min")
+    for name, s in r["sets"].items():
+        print(f"  {name} ({s['queries']} queries): hybrid acc@1 {s['hybrid_acc@1']:.3f}, "
+              f"+ rerank {s['rerank_acc@1']:.3f}")
+    print(f"reranker {'ON' if r['enabled'] else 'OFF'} by default: {r['why']}")
     return 0
 
 
@@ -252,7 +292,14 @@ def _cmd_info(a) -> int:
     print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions)")
     f = m["fusion"]
     print(f"fusion     {f['method']} " + ", ".join(f"{k}={v}" for k, v in f.items() if k != "method"))
-    print(f"reranker   {m['reranker'] or 'none'}")
+    from .search import reranker_settings
+
+    r = reranker_settings(m)
+    if r:
+        print(f"reranker   {r['path']}, top {r.get('top')}, weight {r.get('weight')}, "
+              f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
+    else:
+        print("reranker   none")
     return 0
 
 

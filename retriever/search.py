@@ -18,6 +18,7 @@ MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them exactly
 STAGES = ("bm25", "tfidf", "dense", "hybrid")
+DEFAULT_RERANK_TOP = 20  # 30 candidates cost 100 ms on 2 cores even with int8; 20 cost 45 ms (README)
 
 
 class Candidate(NamedTuple):
@@ -52,6 +53,17 @@ class Filters(NamedTuple):
     version: str | None = None
 
 
+def reranker_settings(manifest: dict) -> dict | None:
+    """The manifest's reranker entry as a dict (indexes of format 2 may hold just its path)."""
+    spec = manifest.get("reranker")
+    if not spec:
+        return None
+    if isinstance(spec, str):
+        return {"path": spec, "enabled": True, "top": int(manifest.get("rerank_top", DEFAULT_RERANK_TOP)),
+                "weight": 0.0, "why": "given at build time"}
+    return dict(spec)
+
+
 def _dotless(code: str) -> str:
     return code.replace(".", "").upper()
 
@@ -72,7 +84,8 @@ class Retriever:
     """A loaded index. ``Retriever.load(dir).search("heart attack")`` is the whole API."""
 
     def __init__(self, directory: Path, manifest: dict, entries: list[list], strings: list[str],
-                 string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: Encoder, reranker=None):
+                 string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: Encoder, reranker=None,
+                 rerank_settings: dict | None = None):
         self.directory, self.manifest = directory, manifest
         cols = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
         self._col = cols
@@ -80,6 +93,9 @@ class Retriever:
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.tfidf, self.dense = bm25, tfidf, dense
         self.encoder, self.reranker = encoder, reranker
+        self.rerank_settings = dict(rerank_settings or {})
+        # a reranker is used by default only if its evaluation at training time switched it on
+        self.rerank_on = reranker is not None and bool(self.rerank_settings.get("enabled", True))
         self.vectors = _faiss_vectors(dense)
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
         self.fusion = dict(manifest["fusion"])
@@ -130,12 +146,18 @@ class Retriever:
             raise IndexProblem(f"corrupt index in {directory}: {exc}") from exc
         if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings == tfidf.n_strings):
             raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
+        settings = reranker_settings(manifest)
+        if reranker:
+            settings = {"path": reranker, "enabled": True, "top": DEFAULT_RERANK_TOP, "weight": 0.0,
+                        "why": "chosen for this session"}
         ranker = None
-        spec = reranker or manifest.get("reranker")
-        if spec:
+        if settings:
             from .rerank import Reranker
-            ranker = Reranker.load(spec if reranker else _in_index(directory, spec))
-        return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder, ranker)
+            where = settings["path"] if reranker else _in_index(directory, settings["path"])
+            ranker = Reranker.load(where, max_length=int(settings.get("max_length", 64)),
+                                   quantize=settings.get("quantize"))
+        return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder, ranker,
+                   settings)
 
     # -- hierarchy -------------------------------------------------------------------------
     def _find(self, system: str, code: str | None) -> int:
@@ -247,45 +269,58 @@ class Retriever:
         fusion = {**self.fusion, **(fusion or {})}
         if fusion.get("method", "linear") not in METHODS:
             raise QueryError(f"unknown fusion method {fusion.get('method')!r} (choose from {', '.join(METHODS)})")
-        depth = int(fusion.get("depth", 100))
+        use_rerank = self.rerank_on if rerank is None else bool(rerank)
         # codes kept per query: what is shown, and what the reranker may reorder
-        limit = max(k, int(self.manifest.get("rerank_top", 30)))
+        limit = max(k, self.rerank_settings.get("top", 0) if use_rerank else 0)
+        pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size)
+        if use_rerank and self.reranker is not None:
+            note = "applied"
+            pools = self.rerank(texts, pools)
+        elif use_rerank:
+            note = "skipped: this index has no reranker (train one: medcode train reranker)"
+        elif self.reranker is None:
+            note = "skipped: this index has no reranker (train one: medcode train reranker)"
+        elif rerank is None:
+            note = f"skipped: the reranker is off for this index ({self.rerank_settings.get('why', 'no reason given')})"
+        else:
+            note = "skipped: turned off for this search"
+        computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
+                    "dense": stage in ("dense", "hybrid")}
+        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], note)
+                for t, pool in zip(texts, pools)]
+
+    def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
+        """The ranked code rows a search would show or rerank, before any rerank (used to train and
+        tune the reranker). Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf]."""
+        return self._pools([check_query(t) for t in texts], stage, dict(self.fusion), limit, None, None, 32)
+
+    def _pools(self, texts: list[str], stage: str, fusion: dict, limit: int, mask, allowed_ids,
+               batch_size: int) -> list[list]:
+        depth = int(fusion.get("depth", 100))
         vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
         dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
         # each stage computes only the signals it ranks by; the others are reported as None
-        computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
-                    "dense": vecs is not None}
+        use_bm25, use_tfidf = stage in ("bm25", "hybrid"), stage in ("tfidf", "hybrid")
         nothing = np.zeros(len(self.strings), dtype=np.float32)
         for qi, text in enumerate(texts):
-            bm = self.bm25.scores(text) if computed["bm25"] else nothing
-            tf = self.tfidf.scores(text) if computed["tfidf"] else nothing
+            bm = self.bm25.scores(text) if use_bm25 else nothing
+            tf = self.tfidf.scores(text) if use_tfidf else nothing
             if mask is not None:
                 outside = ~mask[self.string_entry]
                 for signal in (bm, tf):
                     if signal is not nothing:
                         signal[outside] = 0.0
             found = [dense_hits[qi][dense_hits[qi] >= 0]] if dense_hits is not None else []
-            if stage in ("bm25", "hybrid"):
+            if use_bm25:
                 found.append(_top(bm, depth))
-            if stage in ("tfidf", "hybrid"):
+            if use_tfidf:
                 found.append(_top(tf, depth))
             ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
             cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
             scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
             pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit))
-
-        use_rerank = self.reranker is not None if rerank is None else rerank
-        if use_rerank and self.reranker is None:
-            note = "skipped: this index has no reranker (build with --reranker to add one)"
-        elif not use_rerank:
-            note = "skipped: turned off for this search" if self.reranker is not None else \
-                "skipped: this index has no reranker (build with --reranker to add one)"
-        else:
-            note = "applied"
-            pools = self._rerank(texts, pools)
-        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], note)
-                for t, pool in zip(texts, pools)]
+        return pools
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
                   fusion: dict, scale: float | None, limit: int) -> list[list]:
@@ -315,23 +350,27 @@ class Retriever:
         return [[int(ent[j]), float(score[j]), int(ids[j]), None, float(c), float(b), float(t)]
                 for j, c, b, t in zip(best, *peaks)]
 
-    def _rerank(self, texts: Sequence[str], pools: list[list]) -> list[list]:
-        n = int(self.manifest.get("rerank_top", 30))
-        pairs, spans = [], []
-        for text, pool in zip(texts, pools):
-            head = pool[:n]
-            spans.append(len(head))
-            pairs.extend((text, self.candidate_text(row[0])) for row in head)
-        scores = self.reranker.score(pairs) if pairs else []
-        out, at = [], 0
-        for pool, m in zip(pools, spans):
-            head = pool[:m]
-            for row, s in zip(head, scores[at:at + m]):
-                row[3] = float(s)
-            at += m
+    def rerank(self, texts: Sequence[str], pools: list[list], weight: float | None = None) -> list[list]:
+        """Reorder each pool's head by the cross-encoder's score plus ``weight`` times the hybrid
+        score (the manifest's weight unless given); the rest of the pool keeps its order."""
+        n = int(self.rerank_settings.get("top", 20))
+        weight = float(self.rerank_settings.get("weight", 0.0) if weight is None else weight)
+        logits = self.rerank_logits(texts, [pool[:n] for pool in pools])
+        out = []
+        for pool, head_logits in zip(pools, logits):
+            head = pool[:len(head_logits)]
+            for row, s in zip(head, head_logits):
+                row[3] = float(s) + weight * row[1]
             head.sort(key=lambda row: -row[3])
-            out.append(head + pool[m:])
+            out.append(head + pool[len(head):])
         return out
+
+    def rerank_logits(self, texts: Sequence[str], heads: list[list]) -> list[np.ndarray]:
+        """The cross-encoder's raw score of each (query, candidate) pair, per query."""
+        pairs = [(text, self.candidate_text(row[0])) for text, head in zip(texts, heads) for row in head]
+        scores = self.reranker.score(pairs) if pairs else np.zeros(0)
+        bounds = np.cumsum([0] + [len(h) for h in heads])
+        return [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def candidate_text(self, entry_index: int) -> str:
         """What the reranker reads for a candidate: its title, and its parent's for context."""
@@ -339,7 +378,9 @@ class Retriever:
         p = self.parent_index[entry_index]
         title = e[self._col["title"]]
         if p >= 0 and self.entries[p][self._col["kind"]] not in ("chapter", "block"):
-            return f"{title} ({self.entries[p][self._col['title']]})"
+            parent = self.entries[p][self._col["title"]]
+            if not title.startswith(parent):  # 7th-character titles already begin with it
+                return f"{title} ({parent})"
         return title
 
     def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float,

@@ -98,8 +98,20 @@ def test_reranker_recorded_in_the_index_is_used(tmp_path, cache_dir, tiny_cross_
     from .conftest import EXAMPLE
 
     m = build([str(EXAMPLE)], tmp_path / "ranked", cache=cache_dir, reranker=tiny_cross_encoder, progress=False)
-    assert m["reranker"] == "reranker" and any(f.startswith("reranker/") for f in m["files"])
+    assert m["reranker"]["path"] == "reranker" and m["reranker"]["enabled"]
+    assert any(f.startswith("reranker/") for f in m["files"])
     assert Retriever.load(tmp_path / "ranked").search("asthma").rerank == "applied"
+
+
+def test_rerank_adds_the_weighted_hybrid_score(example_index, tiny_cross_encoder):
+    ranked = Retriever.load(example_index, reranker=tiny_cross_encoder)
+    pools = ranked.pools(["heart attack"], 5)
+    logits = ranked.rerank_logits(["heart attack"], pools)[0]
+    fused = {row[0]: row[1] for row in pools[0]}
+    reordered = ranked.rerank(["heart attack"], [[list(r) for r in pools[0]]], weight=3.0)[0]
+    expected = sorted((lg + 3.0 * row[1] for lg, row in zip(logits, pools[0])), reverse=True)
+    assert [row[3] for row in reordered] == pytest.approx(expected)
+    assert all(row[3] == pytest.approx(row[3] - 3.0 * fused[row[0]] + 3.0 * fused[row[0]]) for row in reordered)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -1,0 +1,291 @@
+"""``medcode train reranker``: a cross-encoder that reorders the hybrid search's top candidates.
+
+Listwise training: each query (an inclusion term, a synonym, a rewording of a title) is scored
+against its own code and hard negatives mined by the index's own hybrid search, and a softmax
+over the group is trained to put its own code first. The pointwise, 3-negative recipe tried
+before this made ranking worse (issue 4); a list of hard negatives from the same pipeline the
+reranker will serve teaches what the first stage gets wrong.
+
+The reranker reads what a coder reads: the candidate's title with its parent's title. At search
+time its logit is added to ``weight`` times the hybrid score; the weight is chosen on dev sets,
+and the reranker is switched on only if it beats hybrid alone on every one of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from retriever import index_files as files
+from retriever.search import DEFAULT_RERANK_TOP, Retriever, reranker_settings
+
+from .train_encoder import _held_out, training_pairs
+
+WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # hybrid-score weights tried on the dev sets
+MINE_DEPTH = 30
+
+
+class Query(NamedTuple):
+    text: str
+    code: str  # dotted, as in the catalogue
+
+
+class Group(NamedTuple):
+    query: str
+    candidates: list[int]  # entry indexes, the query's own code first
+
+
+def training_queries(directory: Path, seed: int, title_share: float = 0.05) -> list[Query]:
+    """Every name of a code the index holds (held-out synonyms excluded), plus a few titles as
+    they are, so that an exact title is not a surprise."""
+    rng = random.Random(seed)
+    queries = [Query(p.anchor, p.code) for p in training_pairs(directory, seed)]
+    strings = files.read_json(directory / files.STRINGS)
+    queries += [Query(t, c) for t, c, k in zip(strings["text"], strings["code"], strings["kind"])
+                if k == "title" and rng.random() < title_share]
+    seen, out = set(), []
+    for q in queries:
+        if (q.text.lower(), q.code) not in seen:
+            seen.add((q.text.lower(), q.code))
+            out.append(q)
+    rng.shuffle(out)
+    return out
+
+
+def _entry_of(retriever: Retriever, code: str) -> int:
+    found = retriever.entry(code)
+    if found is None:
+        return -1
+    return retriever.by_code[(found["system"], found["code"].replace(".", "").upper())]
+
+
+def mine(retriever: Retriever, texts: Sequence[str], depth: int = MINE_DEPTH, progress: bool = True,
+         desc: str = "mining hard negatives") -> list[list]:
+    """Hybrid pools (rows as ``Retriever.pools``) for many queries, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    pools, step = [], 256
+    with tqdm(total=len(texts), desc=desc, unit="q", disable=not progress, file=sys.stderr) as bar:
+        for at in range(0, len(texts), step):
+            pools += retriever.pools(texts[at:at + step], depth)
+            bar.update(min(step, len(texts) - at))
+    return pools
+
+
+def groups(queries: Sequence[Query], pools: Sequence[list], gold: Sequence[int], size: int,
+           rng: random.Random) -> list[Group]:
+    """The query's own code and ``size - 1`` negatives: the hardest half from the top of the
+    pool, the rest drawn from the whole pool."""
+    out = []
+    for q, pool, g in zip(queries, pools, gold):
+        negatives = [row[0] for row in pool if row[0] != g]
+        if g < 0 or not negatives:
+            continue
+        hard = (size - 1) // 2
+        picked = negatives[:hard]
+        rest = negatives[hard:]
+        picked += rng.sample(rest, min(len(rest), size - 1 - len(picked)))
+        out.append(Group(q.text, [g] + picked))
+    return out
+
+
+def accuracy(retriever: Retriever, texts: Sequence[str], golds: Sequence[set], pools: list[list],
+             logits: list[np.ndarray] | None, weight: float | None) -> float:
+    """acc@1 of the hybrid order (``logits`` None) or of logit + weight x hybrid score."""
+    from evaluation.metrics import norm
+
+    hits = 0
+    for text, gold, pool, lg in zip(texts, golds, pools, logits if logits is not None else [None] * len(pools)):
+        if not pool:
+            continue
+        if lg is None or not len(lg):
+            top = pool[0][0]
+        else:
+            top = pool[int(np.argmax(lg + weight * np.array([row[1] for row in pool[:len(lg)]])))][0]
+        hits += norm(retriever.entries[top][retriever._col["code"]]) in gold
+    return hits / len(texts) if texts else float("nan")
+
+
+def _dev_sets(retriever: Retriever, dev: Sequence[str | Path], held: list[Query]) -> dict[str, tuple]:
+    from evaluation.metrics import norm
+    from evaluation.run import read_gold
+
+    sets = {}
+    for path in dev:
+        rows = read_gold(path)
+        sets[Path(path).name] = ([r["text"] for r in rows], [{norm(c) for c in r["codes"]} for r in rows])
+    if held:
+        sets["held-out catalogue names"] = ([q.text for q in held], [{norm(q.code)} for q in held])
+    return sets
+
+
+def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequence[str | Path] = (),
+          minutes: float = 50, epochs: int = 1, batch_size: int = 16, group_size: int = 8, lr: float = 5e-5,
+          seed: int = 0, held_out_share: float = 0.02, max_length: int = 48, top: int = DEFAULT_RERANK_TOP,
+          quantize: str | None = "int8", min_gain: float = 0.005, max_queries: int | None = None,
+          progress: bool = True) -> dict:
+    """Train a cross-encoder on the index's catalogue, choose its weight on the dev sets and put
+    it into the index (switched on only if it beats hybrid on every dev set). Returns a report."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from tqdm.auto import tqdm
+
+    from retriever.encoder import quiet_loading
+    from retriever.rerank import Reranker
+
+    directory = Path(index).expanduser() if index else files.default_dir()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    started = time.time()
+
+    retriever = Retriever.load(directory)
+    base = base or retriever.manifest["model"]["name"]
+    queries = training_queries(directory, seed)
+    held = [q for q in queries if _held_out_code(q.code, seed, held_out_share)]
+    train_queries = [q for q in queries if not _held_out_code(q.code, seed, held_out_share)]
+    if max_queries:
+        train_queries = train_queries[:max_queries]
+    pools = mine(retriever, [q.text for q in train_queries], progress=progress)
+    plan_groups = groups(train_queries, pools, [_entry_of(retriever, q.code) for q in train_queries],
+                         group_size, rng)
+
+    quiet_loading()
+    model = CrossEncoder(base, num_labels=1, max_length=max_length, device="cpu")
+    net, tokenizer = model.model, model.tokenizer
+    net.train()
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    plan = []
+    for _ in range(epochs):
+        order = plan_groups[:]
+        rng.shuffle(order)
+        plan += [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    budget = minutes * 60
+    warmup = max(1, len(plan) // 20)
+    t0 = time.time()
+
+    def rate(step: int) -> float:
+        # decay to zero by the end of the plan or of the time box, whichever comes first
+        done = max(step / max(1, len(plan)), (time.time() - t0) / budget)
+        return min((step + 1) / warmup, max(0.0, 1.0 - done))
+
+    losses, steps = [], 0
+    with tqdm(total=len(plan), desc="training reranker", unit="batch", disable=not progress,
+              file=sys.stderr) as bar:
+        for batch in plan:
+            if time.time() - t0 > budget:
+                break
+            for g in optimiser.param_groups:
+                g["lr"] = lr * rate(steps)
+            firsts = [grp.query for grp in batch for _ in grp.candidates]
+            seconds = [retriever.candidate_text(e) for grp in batch for e in grp.candidates]
+            features = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length,
+                                 return_tensors="pt")
+            logits = net(**features).logits.view(-1)
+            loss = torch.zeros(())
+            at = 0
+            for grp in batch:  # softmax over each query's own list; its code is first
+                n = len(grp.candidates)
+                loss = loss + torch.nn.functional.cross_entropy(logits[at:at + n].unsqueeze(0),
+                                                                torch.zeros(1, dtype=torch.long))
+                at += n
+            loss = loss / len(batch)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimiser.step()
+            losses.append(float(loss.detach()))
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+    net.eval()
+    train_minutes = (time.time() - t0) / 60
+
+    tmp = directory / f".reranker.training-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save(str(tmp))
+        # judged as it will run: loaded back, quantised as at search time
+        retriever.reranker = Reranker.load(str(tmp), max_length=max_length, quantize=quantize)
+        retriever.rerank_settings = {"top": top}
+        verdict = judge(retriever, _dev_sets(retriever, dev, held), top, min_gain, progress)
+        settings = {"top": top, "weight": verdict["weight"], "enabled": verdict["enabled"], "why": verdict["why"],
+                    "max_length": max_length, "quantize": quantize, "min_gain": min_gain, "dev": verdict["sets"],
+                    "base_model": base}
+        report = {"base_model": base, "index": str(directory), "queries": len(train_queries),
+                  "groups": len(plan_groups), "group_size": group_size, "held_out_queries": len(held),
+                  "steps": steps, "planned_steps": len(plan), "epochs": epochs, "batch_size": batch_size,
+                  "lr": lr, "seed": seed, "max_length": max_length, "minutes": round(train_minutes, 1),
+                  "total_minutes": round((time.time() - started) / 60, 1),
+                  "final_loss": float(np.mean(losses[-50:])) if losses else None, **verdict,
+                  "trained_on": "catalogue names of the index (held-out synonyms and 2% of codes excluded); "
+                                "negatives mined by the index's hybrid search"}
+        (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
+        attach(directory, tmp, settings)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def _held_out_code(code: str, seed: int, share: float) -> bool:
+    return _held_out(Query("", code), seed, share)
+
+
+def judge(retriever: Retriever, sets: dict[str, tuple], top: int, min_gain: float, progress: bool) -> dict:
+    """acc@1 of hybrid and of hybrid + rerank at each weight on every dev set; the weight with the
+    best mean; on only if that beats hybrid by ``min_gain`` on every set."""
+    if not sets:
+        return {"weight": 0.0, "enabled": False, "why": "no dev set to judge it on", "sets": {}}
+    table = {}
+    for name, (texts, golds) in sets.items():
+        pools = mine(retriever, texts, depth=top, progress=progress, desc=f"judging on {name}")
+        logits = []
+        step = 64
+        for at in range(0, len(texts), step):
+            logits += retriever.rerank_logits(texts[at:at + step], pools[at:at + step])
+        table[name] = {"queries": len(texts), "hybrid": accuracy(retriever, texts, golds, pools, None, None),
+                       "rerank": {w: accuracy(retriever, texts, golds, pools, logits, w) for w in WEIGHTS}}
+    weight = max(WEIGHTS, key=lambda w: (np.mean([t["rerank"][w] for t in table.values()]), -w))
+    gains = {name: t["rerank"][weight] - t["hybrid"] for name, t in table.items()}
+    worst = min(gains, key=gains.get)
+    enabled = gains[worst] >= min_gain
+    summary = "; ".join(f"{n}: acc@1 {t['hybrid']:.3f} -> {t['rerank'][weight]:.3f}" for n, t in table.items())
+    why = (f"beats hybrid on every dev set at weight {weight:g} ({summary})" if enabled else
+           f"does not beat hybrid by {min_gain:g} acc@1 on {worst} at the best weight {weight:g} ({summary})")
+    sets_out = {n: {"queries": t["queries"], "hybrid_acc@1": round(t["hybrid"], 4),
+                    "rerank_acc@1": round(t["rerank"][weight], 4),
+                    "by_weight": {str(w): round(a, 4) for w, a in t["rerank"].items()}} for n, t in table.items()}
+    return {"weight": weight, "enabled": bool(enabled), "why": why, "sets": sets_out}
+
+
+def attach(directory: Path, model_dir: Path, settings: dict) -> dict:
+    """Put a cross-encoder folder into an index and record it in the manifest. The model goes to
+    a new folder first and the manifest is replaced in one rename, so a crash leaves either the
+    old index or the new one, never a manifest naming files that are not there."""
+    manifest = files.read_manifest(directory)
+    old = reranker_settings(manifest)
+    name = f"reranker-{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(3)}"
+    copying = directory / f".{name}.copying"
+    shutil.copytree(model_dir, copying)
+    os.replace(copying, directory / name)
+    manifest["files"] = {k: v for k, v in manifest["files"].items()
+                         if not (old and k.startswith(old["path"] + "/"))}
+    manifest["files"].update({str(f.relative_to(directory)): files.sha256(f)
+                              for f in sorted((directory / name).rglob("*")) if f.is_file()})
+    manifest["reranker"] = {**settings, "path": name}
+    manifest.pop("rerank_top", None)
+    tmp = directory / f".{files.MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, directory / files.MANIFEST)
+    if old and old["path"] != name and (directory / old["path"]).is_dir():
+        shutil.rmtree(directory / old["path"], ignore_errors=True)
+    return manifest

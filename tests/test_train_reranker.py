@@ -1,0 +1,102 @@
+"""Reranker training on the example catalogue: queries, groups, the on/off verdict, the index swap."""
+import json
+import random
+import shutil
+
+import pytest
+
+from index_build.build import build
+from index_build.train_reranker import Query, attach, groups, judge, train, training_queries
+from retriever import Retriever
+from retriever.errors import IndexProblem
+
+from .conftest import EXAMPLE
+
+
+def test_queries_never_hold_synonyms_left_out_of_the_index(tmp_path, cache_dir):
+    build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=3, progress=False)
+    held = {json.loads(line)["text"] for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()}
+    queries = training_queries(tmp_path / "held", seed=0)
+    assert held and queries
+    assert not held & {q.text for q in queries}
+    assert len({(q.text.lower(), q.code) for q in queries}) == len(queries)
+
+
+def test_groups_put_the_own_code_first_and_never_among_negatives():
+    pools = [[[e, 1.0 - e / 10, 0, None, 0, 0, 0] for e in range(10)]]
+    for size in (2, 4, 8):
+        (g,) = groups([Query("q", "C3")], pools, [3], size, random.Random(0))
+        assert g.candidates[0] == 3 and 3 not in g.candidates[1:]
+        assert len(g.candidates) == size and len(set(g.candidates)) == size
+        assert g.candidates[1:1 + (size - 1) // 2] == [e for e in range(10) if e != 3][:(size - 1) // 2]
+    assert groups([Query("q", "X")], pools, [-1], 4, random.Random(0)) == []  # code not in the index
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, example_index, tiny_cross_encoder):
+    work = tmp_path_factory.mktemp("reranking")
+    index = work / "index"
+    shutil.copytree(example_index, index)
+    dev = work / "dev.jsonl"
+    dev.write_text("\n".join(json.dumps({"text": t, "codes": [c]}) for t, c in
+                             [("heart attack", "I21.9"), ("sugar diabetes", "E11.9"), ("wheezing", "J45.909")]))
+    report = train(index, base=tiny_cross_encoder, dev=[dev], minutes=1, batch_size=4, group_size=4, seed=1,
+                   progress=False, held_out_share=0.0, top=5)
+    return work, index, dev, report
+
+
+def test_training_puts_the_reranker_into_the_index(trained):
+    work, index, _, report = trained
+    assert report["steps"] == report["planned_steps"] > 0
+    m = json.loads((index / "manifest.json").read_text())
+    r = m["reranker"]
+    assert (index / r["path"] / "medcode_training.json").is_file()
+    assert any(f.startswith(r["path"] + "/") for f in m["files"])
+    assert r["top"] == 5 and r["weight"] == report["weight"] and r["enabled"] == report["enabled"]
+    assert set(r["dev"]) == {"dev.jsonl"}
+    assert not [p.name for p in index.iterdir() if p.name.startswith(".")]  # no temporary left
+    loaded = Retriever.load(index)  # hashes verified
+    note = loaded.search("asthma").rerank
+    assert note == "applied" if r["enabled"] else note.startswith("skipped: the reranker is off")
+    assert loaded.search("asthma", rerank=True).rerank == "applied"
+
+
+def test_verdict_follows_the_threshold(trained):
+    _, index, dev, _ = trained
+    from index_build.train_reranker import _dev_sets
+
+    r = Retriever.load(index)
+    sets = _dev_sets(r, [dev], [])
+    lenient, strict = judge(r, sets, 5, -1.0, False), judge(r, sets, 5, 1.01, False)
+    assert lenient["enabled"] and "beats hybrid" in lenient["why"]
+    assert not strict["enabled"] and "does not beat hybrid" in strict["why"]
+    assert not judge(r, {}, 5, 0.0, False)["enabled"]
+
+
+def test_training_again_replaces_the_reranker(trained, tiny_cross_encoder):
+    work, index, dev, report = trained
+    first = json.loads((index / "manifest.json").read_text())["reranker"]["path"]
+    train(index, base=tiny_cross_encoder, dev=[dev], minutes=1, batch_size=4, group_size=4, seed=1,
+          progress=False, held_out_share=0.0, top=5, max_queries=8)
+    second = json.loads((index / "manifest.json").read_text())["reranker"]["path"]
+    assert second != first and not (index / first).exists()
+    Retriever.load(index)
+
+
+def test_a_changed_reranker_file_is_refused(trained, tmp_path):
+    _, index, _, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    path = json.loads((copy / "manifest.json").read_text())["reranker"]["path"]
+    (copy / path / "medcode_training.json").write_text("{}")
+    with pytest.raises(IndexProblem, match="does not match"):
+        Retriever.load(copy)
+
+
+def test_attach_keeps_other_files_listed(trained, tiny_cross_encoder, tmp_path):
+    _, index, _, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    m = attach(copy, __import__("pathlib").Path(tiny_cross_encoder), {"top": 3, "weight": 0.0, "enabled": True})
+    assert "entries.json" in m["files"] and m["reranker"]["top"] == 3
+    assert Retriever.load(copy).search("asthma").rerank == "applied"
