@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup browser run test bench clean
 
 # torch first, from the CPU wheel: left to sentence-transformers, pip would pull CUDA builds.
 $(STAMP): pyproject.toml
@@ -24,7 +24,14 @@ run: setup
 	$(BIN)/medcode search -k 5 "type 2 diabetes with kidney damage"
 	$(BIN)/medcode search -k 5 --json "sugar diabetes" | head -n 30
 
-test: setup
+# the search page's end-to-end test drives Debian's headless Chromium; without it that test is skipped
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium/chromedriver missing: the search page test will be skipped"; fi; }
+
+test: setup browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 # by hand, not in CI: minutes of CPU, and eval_all/accuracy --codiesp read ../shared/benchdata
@@ -33,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/build_time.py
 	$(BIN)/python bench/accuracy.py --codiesp
 	$(BIN)/python bench/eval_all.py
+	$(BIN)/python bench/serve_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -138,7 +138,8 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     from sentence_transformers import CrossEncoder
     from tqdm.auto import tqdm
 
-    from retriever.encoder import quiet_loading
+    from retriever.encoder import quiet_loading, resolve
+    from retriever.errors import ModelProblem
     from retriever.rerank import Reranker
 
     directory = Path(index).expanduser() if index else files.default_dir()
@@ -150,6 +151,12 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
 
     retriever = Retriever.load(directory)
     base = base or retriever.manifest["model"]["name"]
+    quiet_loading()
+    try:  # fail before the mining, not after it
+        model = CrossEncoder(resolve(base), num_labels=1, max_length=max_length, device="cpu")
+    except Exception as exc:  # the library raises many kinds for a bad name or path
+        raise ModelProblem(f"cannot start a cross-encoder from {base!r}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     queries = training_queries(directory, seed)
     held = [q for q in queries if _held_out_code(q.code, seed, held_out_share)]
     train_queries = [q for q in queries if not _held_out_code(q.code, seed, held_out_share)]
@@ -159,8 +166,6 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     plan_groups = groups(train_queries, pools, [_entry_of(retriever, q.code) for q in train_queries],
                          group_size, rng)
 
-    quiet_loading()
-    model = CrossEncoder(base, num_labels=1, max_length=max_length, device="cpu")
     net, tokenizer = model.model, model.tokenizer
     net.train()
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)

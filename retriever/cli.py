@@ -110,6 +110,20 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-queries", type=int, help="train on at most this many queries")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    sv = sub.add_parser("serve", help="HTTP API, FHIR terminology operations and the search page")
+    sv.add_argument("--index", metavar="DIR", action="append",
+                    help="index directory; repeat to serve several (default: $MEDCODE_INDEX, else "
+                         "~/.cache/medcode/icd10cm)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--max-k", type=int, default=100, help="most candidates one request may ask for")
+    sv.add_argument("--max-batch", type=int, default=256, help="most phrases in one /suggest/batch")
+    sv.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
+    sv.add_argument("--timeout", type=float, default=30.0, help="seconds before a search is answered 503")
+
+    mc = sub.add_parser("mcp", help="Model Context Protocol server over stdio (for LLM assistants)")
+    mc.add_argument("--index", metavar="DIR", action="append", help="index directory; repeat for several")
+
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
     i.add_argument("--json", action="store_true")
@@ -274,6 +288,37 @@ def _cmd_train_reranker(a) -> int:
     return 0
 
 
+def _serving_modules() -> None:
+    import importlib.util
+
+    for module in ("fastapi", "uvicorn", "mcp"):
+        if importlib.util.find_spec(module) is None:
+            raise MedcodeError(f"the server needs the {module!r} package: pip install 'medcode[serve]'")
+
+
+def _cmd_serve(a) -> int:
+    _serving_modules()
+    from .server import Limits, serve
+    from .service import Service
+
+    service = Service.load(a.index or [None])
+    where = a.host if ":" not in a.host else f"[{a.host}]"
+    print(f"medcode serving {', '.join(str(r.directory) for r in service.retrievers)} at "
+          f"http://{where}:{a.port}/ (API docs at /docs; query text is not logged)", file=sys.stderr)
+    serve(service, a.host, a.port, Limits(max_body=a.max_body, max_k=a.max_k, max_batch=a.max_batch,
+                                          timeout_s=a.timeout))
+    return 0
+
+
+def _cmd_mcp(a) -> int:
+    _serving_modules()
+    from .mcp_server import run_stdio
+    from .service import Service
+
+    run_stdio(Service.load(a.index or [None]))
+    return 0
+
+
 def _cmd_info(a) -> int:
     from . import index_files as files
 
@@ -309,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
-                "info": _cmd_info}[a.command](a)
+                "serve": _cmd_serve, "mcp": _cmd_mcp, "info": _cmd_info}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)
         return 2

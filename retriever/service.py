@@ -1,0 +1,191 @@
+"""What the HTTP API, the FHIR operations and the MCP tools answer, over one or more loaded indexes.
+
+One lock serialises searches: the encoder and the scorers already use both cores for one query,
+and the retriever's caches are not written for concurrent use.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import QueryError
+from .search import MAX_K, Filters, Retriever, check_query
+
+FHIR_SYSTEMS = {  # canonical FHIR URLs of the catalogues medcode knows by name
+    "ICD-10-CM": "http://hl7.org/fhir/sid/icd-10-cm",
+    "ICD-10": "http://hl7.org/fhir/sid/icd-10",
+    "ICD-10-GM": "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+    "OPS": "http://fhir.de/CodeSystem/bfarm/ops",
+    "ICD-O-3": "http://terminology.hl7.org/CodeSystem/icd-o-3",
+}
+EXPLAIN_DEPTH = 200  # how far down the ranking explain looks for the code
+
+
+class NotFound(QueryError):
+    """A code, system or index that is not there; the message says which."""
+
+
+def system_url(system: str) -> str:
+    return FHIR_SYSTEMS.get(system, f"urn:medcode:system:{system}")
+
+
+class Service:
+    def __init__(self, retrievers: Sequence[Retriever]):
+        if not retrievers:
+            raise ValueError("the service needs at least one index")
+        self.retrievers = list(retrievers)
+        self.lock = threading.Lock()
+        self._children: dict[int, dict[int, list[int]]] = {}
+
+    @classmethod
+    def load(cls, directories: Sequence[str | Path | None]) -> "Service":
+        return cls([Retriever.load(d) for d in (directories or [None])])
+
+    # -- systems ---------------------------------------------------------------------------
+    def systems(self) -> list[dict]:
+        """Every (system, version) served, with its FHIR URL and index."""
+        out, seen = [], set()
+        for r in self.retrievers:
+            col = r._col
+            for e in r.entries:
+                key = (e[col["system"]], e[col["version"]])
+                if key not in seen:
+                    seen.add(key)
+                    out.append({"system": key[0], "version": key[1], "url": system_url(key[0]),
+                                "index": str(r.directory)})
+        return out
+
+    def resolve_system(self, name_or_url: str | None) -> str | None:
+        """A system given by name, FHIR URL or implicit value set URL (``...?fhir_vs``)."""
+        if not name_or_url:
+            return None
+        wanted = name_or_url.split("?")[0].rstrip("/").lower()
+        for s in self.systems():
+            if wanted in (s["system"].lower(), s["url"].lower()):
+                return s["system"]
+        known = ", ".join(sorted({f"{s['system']} ({s['url']})" for s in self.systems()}))
+        raise NotFound(f"no catalogue {name_or_url!r} is served here (served: {known})")
+
+    def _holding(self, system: str | None) -> list[Retriever]:
+        if system is None:
+            return self.retrievers
+        return [r for r in self.retrievers if system in r.systems]
+
+    # -- suggest ---------------------------------------------------------------------------
+    def suggest_batch(self, texts: Sequence[str], k: int = 10, filters: dict | None = None,
+                      details: bool = False) -> tuple[list[dict], str]:
+        """``{"query", "candidates"}`` per text (the CLI's JSONL objects) and the rerank note.
+        With several indexes, their candidates are merged by score."""
+        filters = dict(filters or {})
+        unknown = set(filters) - set(Filters._fields)
+        if unknown:
+            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
+        if filters.get("system"):
+            filters["system"] = self.resolve_system(filters["system"])
+        with self.lock:
+            per_index = [r.search_batch(list(texts), k, **filters) for r in self._holding(filters.get("system"))]
+        out = []
+        for i, text in enumerate(texts):
+            candidates = sorted((c for results in per_index for c in results[i].candidates),
+                                key=lambda c: -c.score)[:k]
+            rows = [c.as_dict() for c in candidates]
+            if details:
+                for row in rows:
+                    row.update(self._context(row["code"], row["system"]))
+            out.append({"query": per_index[0][i].query, "candidates": rows})
+        return out, per_index[0][0].rerank if texts else ""
+
+    def suggest(self, text: str, k: int = 10, filters: dict | None = None, details: bool = False) -> dict:
+        results, _ = self.suggest_batch([text], k, filters, details)
+        return results[0]
+
+    # -- lookup ----------------------------------------------------------------------------
+    def _find(self, code: str, system: str | None = None) -> tuple[Retriever, int]:
+        if not isinstance(code, str) or not code.strip():
+            raise QueryError("give a code, such as I21.09")
+        system = self.resolve_system(system) if system else None
+        for r in self._holding(system):
+            found = r.entry(code.strip(), system)
+            if found is not None:
+                return r, r.by_code[(found["system"], found["code"].replace(".", "").upper())]
+        where = f" in {system}" if system else ""
+        raise NotFound(f"code {code.strip()!r} is not in the catalogue{where}")
+
+    def children_of(self, r: Retriever, entry: int) -> list[int]:
+        key = id(r)
+        if key not in self._children:
+            kids: dict[int, list[int]] = {}
+            for i, p in enumerate(r.parent_index):
+                if p >= 0:
+                    kids.setdefault(int(p), []).append(i)
+            self._children[key] = kids
+        return self._children[key].get(entry, [])
+
+    def _context(self, code: str, system: str) -> dict:
+        """Hierarchy path and excludes notes (the code's and its ancestors'), for a coder's eye."""
+        info = self.lookup(code, system)
+        return {"path": info["path"], "excludes": info["excludes"]}
+
+    def lookup(self, code: str, system: str | None = None) -> dict:
+        r, i = self._find(code, system)
+        row = dict(zip(("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind"),
+                       r.entries[i]))
+        path = r.path(row["code"], row["system"])
+        excludes = []
+        for node in path:  # a category's excludes hold for every code under it
+            excludes += [{"note": x, "from": node["code"]} for x in node["excludes"]]
+        p = r.parent_index[i]
+        return {"system": row["system"], "version": row["version"], "url": system_url(row["system"]),
+                "code": row["code"], "title": row["title"], "kind": row["kind"], "is_leaf": bool(row["is_leaf"]),
+                "parent": None if p < 0 else {"code": r.entries[p][r._col["code"]],
+                                              "title": r.entries[p][r._col["title"]]},
+                "children": [{"code": r.entries[c][r._col["code"]], "title": r.entries[c][r._col["title"]],
+                              "is_leaf": bool(r.entries[c][r._col["is_leaf"]])} for c in self.children_of(r, i)],
+                "synonyms": list(row["synonyms"]), "excludes": excludes,
+                "path": [{"code": n["code"], "title": n["title"], "kind": n["kind"]} for n in path]}
+
+    # -- explain ---------------------------------------------------------------------------
+    def explain(self, text: str, code: str, system: str | None = None) -> dict:
+        """Why ``code`` ranks where it does for ``text``: its rank and scores, which of its strings
+        matched best and by which signal, what ranks above it, its hierarchy and excludes notes."""
+        text = check_query(text)
+        r, i = self._find(code, system)
+        info = self.lookup(code, system)
+        with self.lock:
+            only = {"system": info["system"]} if len(r.systems) > 1 else {}
+            ranked = r.search(text, min(EXPLAIN_DEPTH, MAX_K), **only)
+            ids = np.flatnonzero(r.string_entry == i)
+            qvec = r.encoder.queries([text])[0]
+            dense = r.vectors[ids] @ qvec
+            bm25 = r.bm25.scores(text)[ids]
+            tfidf = r.tfidf.scores(text)[ids]
+        rank = next((n for n, c in enumerate(ranked.candidates, 1)
+                     if (c.system, c.code) == (info["system"], info["code"])), None)
+        strings = sorted(({"string": r.strings[s], "dense": round(float(d), 4), "bm25": round(float(b), 4),
+                           "tfidf": round(float(t), 4)} for s, d, b, t in zip(ids, dense, bm25, tfidf)),
+                         key=lambda x: -(x["dense"] + x["tfidf"]))
+        above = [{"code": c.code, "title": c.title, "score": c.score, "evidence": c.evidence}
+                 for c in ranked.candidates[:min(3, (rank or 4) - 1)]]
+        mine = ranked.candidates[rank - 1].as_dict() if rank else None
+        if rank:
+            summary = f"{info['code']} ranks {rank} for this phrase; its best match is {mine['evidence']!r}."
+        else:
+            summary = f"{info['code']} is not among the first {EXPLAIN_DEPTH} candidates for this phrase."
+        if not info["is_leaf"]:
+            summary += " It is not billable: pick one of its children."
+        if info["excludes"]:
+            summary += " Check its excludes notes."
+        return {"query": text, "code": info["code"], "title": info["title"], "system": info["system"],
+                "rank": rank, "candidate": mine, "ranked_above": above, "strings": strings,
+                "path": info["path"], "excludes": info["excludes"], "is_leaf": info["is_leaf"],
+                "children": info["children"][:20], "rerank": ranked.rerank, "summary": summary}
+
+    def health(self) -> dict:
+        return {"status": "ok",
+                "indexes": [{"path": str(r.directory), "systems": r.systems, "codes": len(r.entries),
+                             "model": r.manifest["model"]["name"],
+                             "reranker": "on" if r.rerank_on else ("off" if r.reranker else "none")}
+                            for r in self.retrievers]}

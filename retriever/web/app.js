@@ -1,0 +1,85 @@
+// The search page: debounced suggestions as you type, keyboard choice, one-key copy.
+"use strict";
+const input = document.getElementById("q");
+const billable = document.getElementById("billable");
+const list = document.getElementById("results");
+const status = document.getElementById("status");
+const toast = document.getElementById("toast");
+let picked = -1, candidates = [], timer = null, asked = 0;
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;  // textContent: catalogue text is never parsed as HTML
+  return node;
+}
+
+function render() {
+  list.replaceChildren();
+  candidates.forEach((c, i) => {
+    const li = el("li", i === picked ? "picked" : "");
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", i === picked ? "true" : "false");
+    li.dataset.code = c.code;
+    li.append(el("span", "score", c.score.toFixed(3)), el("span", "code", c.code), el("span", "title", c.title));
+    li.append(el("span", "flag " + (c.is_leaf ? "billable" : "header"), c.is_leaf ? "billable" : "not billable"));
+    if (c.path) {
+      const path = el("div", "path", c.path.map(p => p.code).join(" → "));
+      path.title = c.path.map(p => p.code + " " + p.title).join("\n");
+      li.append(path);
+    }
+    if (c.evidence && c.evidence !== c.title) li.append(el("div", "evidence", "matched: " + c.evidence));
+    (c.excludes || []).slice(0, 3).forEach(x => li.append(el("div", "excludes", "excludes: " + x.note)));
+    li.addEventListener("click", () => { picked = i; render(); copy(); });
+    list.append(li);
+  });
+}
+
+async function ask(text) {
+  const mine = ++asked;
+  status.textContent = "searching…";
+  try {
+    const res = await fetch("/suggest", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({text, k: 10, details: true, filters: billable.checked ? {billable_only: true} : {}}),
+    });
+    const body = await res.json();
+    if (mine !== asked) return;  // a newer phrase was typed meanwhile
+    if (!res.ok) { status.textContent = body.error || "error " + res.status; candidates = []; render(); return; }
+    candidates = body.candidates;
+    picked = candidates.length ? 0 : -1;
+    status.textContent = candidates.length ? `${candidates.length} codes` : "no codes found";
+    render();
+  } catch (e) {
+    if (mine === asked) status.textContent = "the server did not answer";
+  }
+}
+
+function schedule() {
+  clearTimeout(timer);
+  const text = input.value.trim();
+  if (!text) { candidates = []; picked = -1; status.textContent = ""; render(); return; }
+  timer = setTimeout(() => ask(text), 200);
+}
+
+function show(message) {
+  toast.textContent = message;
+  toast.hidden = false;
+  setTimeout(() => { toast.hidden = true; }, 1500);
+}
+
+async function copy() {
+  if (picked < 0) return;
+  const code = candidates[picked].code;
+  try { await navigator.clipboard.writeText(code); } catch (e) { /* no clipboard access: still show it */ }
+  show("copied " + code);
+}
+
+input.addEventListener("input", schedule);
+billable.addEventListener("change", schedule);
+document.addEventListener("keydown", e => {
+  if (e.key === "ArrowDown" && candidates.length) { picked = Math.min(picked + 1, candidates.length - 1); render(); e.preventDefault(); }
+  else if (e.key === "ArrowUp" && candidates.length) { picked = Math.max(picked - 1, 0); render(); e.preventDefault(); }
+  else if (e.key === "Enter") { copy(); e.preventDefault(); }
+  else if (e.key === "Escape") { input.value = ""; schedule(); input.focus(); }
+});
