@@ -79,6 +79,34 @@ def training_pairs(directory: Path, seed: int, extension_share: float = 0.05) ->
     return pairs
 
 
+def extra_pairs(directory: Path, paths, seed: int) -> list[Pair]:
+    """Pairs from gold-format files (``{"text", "codes"}`` per line): a TRAIN split of a labelled
+    set, e.g. CodiEsp-X train spans, to keep a query language the catalogue is not written in.
+    Codes the index lacks are skipped."""
+    from evaluation.run import read_gold
+
+    rng = random.Random(seed)
+    entries = files.read_json(directory / files.ENTRIES)
+    col = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
+    by_code = {e[col["code"]].replace(".", "").upper(): e for e in entries}
+    children: dict[str, list[str]] = {}
+    for e in entries:
+        children.setdefault(e[col["parent"]], []).append(e[col["title"]])
+    out = []
+    for path in paths:
+        for row in read_gold(path):
+            for code in row["codes"]:
+                e = by_code.get(code.replace(".", "").upper())
+                if e is None:
+                    continue
+                pool = [t for t in children.get(e[col["parent"]], []) if t != e[col["title"]]]
+                while not pool:  # an only child: any other code's title
+                    pool = [t for t in [rng.choice(entries)[col["title"]]] if t != e[col["title"]]]
+                negative = rng.choice(pool)
+                out.append(Pair(row["text"], e[col["title"]], negative, e[col["code"]]))
+    return out
+
+
 def _held_out(pair: Pair, seed: int, share: float) -> bool:
     digest = hashlib.sha256(f"{seed}\x1f{pair.code}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
@@ -118,7 +146,7 @@ def held_out_accuracy(encoder: Encoder, pairs: list[Pair], candidates: list[str]
 
 def train(index: str | Path | None = None, out: str | Path | None = None, *, minutes: float = 50,
           epochs: int = 3, batch_size: int = 64, lr: float = 3e-5, seed: int = 0, held_out_share: float = 0.02,
-          progress: bool = True, max_length: int = 48) -> dict:
+          progress: bool = True, max_length: int = 48, extra: tuple = ()) -> dict:
     """Tune the index's encoder on its catalogue; returns a report. The model is written to
     ``out`` through a temporary folder, so an interrupted run leaves nothing half-written."""
     import torch
@@ -135,6 +163,8 @@ def train(index: str | Path | None = None, out: str | Path | None = None, *, min
     pairs = training_pairs(directory, seed)
     held = [p for p in pairs if _held_out(p, seed, held_out_share)]
     train_pairs = [p for p in pairs if not _held_out(p, seed, held_out_share)]
+    added = extra_pairs(directory, extra, seed) if extra else []
+    train_pairs += added
     candidates = sorted({p.title for p in held} | {p.negative for p in held})
 
     built = manifest["model"]
@@ -188,7 +218,9 @@ def train(index: str | Path | None = None, out: str | Path | None = None, *, min
               "minutes": round((time.time() - (deadline - minutes * 60)) / 60, 1),
               "final_loss": float(np.mean(losses[-50:])) if losses else None,
               "held_out_acc@1_before": before, "held_out_acc@1_after": after,
-              "trained_on": "catalogue strings of the index (held-out synonyms excluded)"}
+              "extra_pairs": len(added), "extra_files": [str(x) for x in extra],
+              "trained_on": "catalogue strings of the index (held-out synonyms excluded)"
+                            + (" and the extra files' pairs" if added else "")}
     (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
     if out.exists():
         shutil.rmtree(out)

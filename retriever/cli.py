@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
     te.add_argument("--lr", type=float, default=3e-5)
     te.add_argument("--seed", type=int, default=0)
     te.add_argument("--no-rebuild", action="store_true", help="train only; do not rebuild the index")
+    te.add_argument("--pairs", metavar="GOLD.jsonl", action="append", default=[],
+                    help="extra (text, codes) pairs from a TRAIN split, e.g. Spanish spans (repeatable)")
     te.add_argument("--quiet", action="store_true", help="no progress bar")
     tr = tsub.add_parser("reranker", help="listwise cross-encoder on hybrid-mined hard negatives, "
                                           "judged on dev sets and put into the index")
@@ -256,8 +258,11 @@ def _cmd_train(a) -> int:
     from index_build.train_encoder import rebuild_with, train
     from . import index_files as files
 
+    for path in a.pairs:
+        if not Path(path).is_file():
+            raise MedcodeError(f"no pairs file at {path}")
     report = train(a.index, a.out, minutes=a.minutes, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                   seed=a.seed, progress=not a.quiet)
+                   seed=a.seed, progress=not a.quiet, extra=tuple(a.pairs))
     print(f"trained {report['steps']} of {report['planned_steps']} steps on {report['pairs']} catalogue pairs "
           f"in {report['minutes']} min; held-out pairs ({report['held_out_pairs']}, nearest of "
           f"{report['held_out_candidates']} titles) acc@1 {report['held_out_acc@1_before']:.3f} -> "

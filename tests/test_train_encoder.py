@@ -66,3 +66,16 @@ def test_rebuild_uses_the_tuned_encoder(tuned, cache_dir):
     assert m["model"]["name"] == str(work / "encoder")
     assert m["counts"]["newly_embedded"] > 0  # a new model re-embeds every string
     assert Retriever.load(index).search("broken hip").candidates
+
+
+def test_extra_pairs_from_a_train_split(example_index, tmp_path):
+    from index_build.train_encoder import extra_pairs
+
+    gold = tmp_path / "train.jsonl"
+    gold.write_text('{"text": "infarto de miocardio", "codes": ["CARD.MI", "NOT.THERE"]}\n'
+                    '{"text": "fractura de cadera", "codes": ["FX.HIP"]}\n')
+    pairs = extra_pairs(example_index, [gold], seed=0)
+    assert [(p.anchor, p.code, p.title) for p in pairs] == [
+        ("infarto de miocardio", "CARD.MI", "Myocardial infarction"),
+        ("fractura de cadera", "FX.HIP", "Fracture of neck of femur")]
+    assert all(p.negative != p.title for p in pairs)

@@ -39,7 +39,7 @@ def trained(tmp_path_factory, example_index, tiny_cross_encoder):
     shutil.copytree(example_index, index)
     dev = work / "dev.jsonl"
     dev.write_text("\n".join(json.dumps({"text": t, "codes": [c]}) for t, c in
-                             [("heart attack", "I21.9"), ("sugar diabetes", "E11.9"), ("wheezing", "J45.909")]))
+                             [("heart attack", "CARD.MI"), ("wheezing attacks", "RESP.ASTH"), ("broken hip", "FX.HIP")]))
     report = train(index, base=tiny_cross_encoder, dev=[dev], minutes=1, batch_size=4, group_size=4, seed=1,
                    progress=False, held_out_share=0.0, top=5)
     return work, index, dev, report
