@@ -18,7 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from . import fhir
 from .errors import MedcodeError, QueryError
 from .search import MAX_QUERY_CHARS
-from .service import NotFound, Service
+from .service import Batcher, NotFound, Service
 
 
 class SuggestRequest(BaseModel):
@@ -92,9 +92,15 @@ def create_app(service: Service, limits: Limits | None = None):
         return _error(request, 503, f"the search took longer than {limits.timeout_s:g} s; try again",
                       "too-costly")
 
+    batcher = Batcher(service)
+
     async def run(fn, *args):
         """Blocking work in a thread, bounded in time: the event loop keeps serving."""
         return await asyncio.wait_for(asyncio.to_thread(fn, *args), limits.timeout_s)
+
+    async def suggest_many(texts: list[str], k: int, filters: dict, details: bool = False):
+        future = batcher.submit([check_text(t) for t in texts], k, filters, details)
+        return await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout_s)
 
     def check_k(k: int) -> int:
         if not 1 <= k <= limits.max_k:
@@ -128,7 +134,7 @@ def create_app(service: Service, limits: Limits | None = None):
     @app.post("/suggest")
     async def suggest(req: SuggestRequest, response: Response):
         check_k(req.k)
-        results, note = await run(service.suggest_batch, [check_text(req.text)], req.k, req.filters, req.details)
+        results, note = await suggest_many([req.text], req.k, req.filters, req.details)
         response.headers["X-Medcode-Rerank"] = note
         return results[0]
 
@@ -139,8 +145,7 @@ def create_app(service: Service, limits: Limits | None = None):
             raise QueryError("texts is empty: give at least one phrase")
         if len(req.texts) > limits.max_batch:
             raise QueryError(f"{len(req.texts)} texts; the limit is {limits.max_batch} per request")
-        results, note = await run(service.suggest_batch, [check_text(t) for t in req.texts], req.k,
-                                  req.filters, req.details)
+        results, note = await suggest_many(req.texts, req.k, req.filters, req.details)
         response.headers["X-Medcode-Rerank"] = note
         return {"results": results}
 
@@ -161,7 +166,7 @@ def create_app(service: Service, limits: Limits | None = None):
             raise QueryError(f"several catalogues are served ({', '.join(sorted(systems))}): give url=")
         check_k(count)
         filters = {"system": system} if system else {}
-        results, _ = await run(service.suggest_batch, [check_text(filter)], count, filters)
+        results, _ = await suggest_many([filter], count, filters)
         return JSONResponse(fhir.expansion(url, filter, count, results[0]["candidates"], _url_of),
                             media_type=fhir_json)
 

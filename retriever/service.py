@@ -1,11 +1,15 @@
 """What the HTTP API, the FHIR operations and the MCP tools answer, over one or more loaded indexes.
 
 One lock serialises searches: the encoder and the scorers already use both cores for one query,
-and the retriever's caches are not written for concurrent use.
+and the retriever's caches are not written for concurrent use. Concurrent requests are merged
+by ``Batcher`` into one ``search_batch``, where the encoder embeds many phrases for little more
+than the cost of one.
 """
 from __future__ import annotations
 
+import queue
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Sequence
 
@@ -189,3 +193,66 @@ class Service:
                              "model": r.manifest["model"]["name"],
                              "reranker": "on" if r.rerank_on else ("off" if r.reranker else "none")}
                             for r in self.retrievers]}
+
+
+class Batcher:
+    """One worker thread that answers suggest requests, merging those that wait together.
+
+    Nothing waits on purpose: while one batch is searched, new requests queue up, and the next
+    batch takes all of them (up to ``max_texts`` phrases). A single client sees no added latency.
+    """
+
+    def __init__(self, service: Service, max_texts: int = 64):
+        self.service, self.max_texts = service, max_texts
+        self.queue: queue.Queue = queue.Queue()
+        self.worker = threading.Thread(target=self._run, name="medcode-batcher", daemon=True)
+        self.worker.start()
+
+    def submit(self, texts: Sequence[str], k: int, filters: dict | None, details: bool) -> Future:
+        """Checked here, so that one bad request cannot fail the others merged with it."""
+        texts = [check_query(t) for t in texts]
+        filters = dict(filters or {})
+        unknown = set(filters) - set(Filters._fields)
+        if unknown:
+            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
+        if filters.get("system"):
+            filters["system"] = self.service.resolve_system(filters["system"])
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+        future: Future = Future()
+        self.queue.put((texts, k, filters, details, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            waiting = [self.queue.get()]
+            count = len(waiting[0][0])
+            while count < self.max_texts:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                waiting.append(item)
+                count += len(item[0])
+            groups: dict[tuple, list] = {}
+            for item in waiting:  # only requests asking the same thing can share a search
+                key = (item[1], tuple(sorted(item[2].items())), item[3])
+                groups.setdefault(key, []).append(item)
+            for (k, filters, details), items in groups.items():
+                self._answer(items, k, dict(filters), details)
+
+    def _answer(self, items: list, k: int, filters: dict, details: bool) -> None:
+        live = [it for it in items if it[4].set_running_or_notify_cancel()]
+        if not live:
+            return
+        texts = [t for it in live for t in it[0]]
+        try:
+            results, note = self.service.suggest_batch(texts, k, filters, details)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, who report it
+            for it in live:
+                it[4].set_exception(exc)
+            return
+        at = 0
+        for it in live:
+            it[4].set_result((results[at:at + len(it[0])], note))
+            at += len(it[0])

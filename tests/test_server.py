@@ -188,3 +188,28 @@ def test_slow_search_answers_503(service):
     slow = TestClient(create_app(Slow(service.retrievers), Limits(timeout_s=0.2)))
     res = slow.post("/suggest", json={"text": "asthma"})
     assert res.status_code == 503 and "longer than 0.2 s" in res.json()["error"]
+
+
+def test_concurrent_requests_share_one_search(service, retriever):
+    from retriever.service import Batcher
+
+    calls = []
+
+    class Counting(Service):
+        def suggest_batch(self, texts, *a, **kw):
+            calls.append(len(texts))
+            return super().suggest_batch(texts, *a, **kw)
+
+    counting = Counting(service.retrievers)
+    batcher = Batcher(counting)
+    texts = ["asthma", "broken wrist", "AFib", "heart attack", "broken hip"]
+    with counting.lock:  # the worker blocks on its first search while the others queue up
+        futures = [batcher.submit([t], 3, {}, False) for t in texts]
+        other = batcher.submit(["asthma"], 2, {}, False)  # a different k is not merged
+    answers = [f.result(timeout=60) for f in futures]
+    assert [a[0][0]["query"] for a in answers] == texts
+    assert [a[0][0] for a in answers] == [retriever.search(t, k=3).as_dict() for t in texts]
+    assert len(other.result(timeout=60)[0][0]["candidates"]) == 2
+    assert len(calls) <= 3 and sum(calls) == 6
+    with pytest.raises(Exception, match="empty query"):
+        batcher.submit([""], 3, {}, False)
