@@ -144,6 +144,19 @@ def held_out_accuracy(encoder: Encoder, pairs: list[Pair], candidates: list[str]
     return float(np.mean([candidates[b] == p.title for b, p in zip(best, pairs)]))
 
 
+def step(loss, optimiser, parameters, losses: list[float], bar) -> None:
+    """One optimiser step, gradients clipped to norm 1; the running loss goes on the progress bar."""
+    import torch
+
+    optimiser.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimiser.step()
+    losses.append(float(loss.detach()))
+    bar.update(1)
+    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+
+
 def train(index: str | Path | None = None, out: str | Path | None = None, *, minutes: float = 50,
           epochs: int = 3, batch_size: int = 64, lr: float = 3e-5, seed: int = 0, held_out_share: float = 0.02,
           progress: bool = True, max_length: int = 48, extra: tuple = ()) -> dict:
@@ -197,15 +210,9 @@ def train(index: str | Path | None = None, out: str | Path | None = None, *, min
             # both directions: names find their title, titles find their name
             loss = torch.nn.functional.cross_entropy(logits, labels) + \
                 torch.nn.functional.cross_entropy(logits[:, :len(batch)].T, labels)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
+            step(loss, optimiser, model.parameters(), losses, bar)
             schedule.step()
-            losses.append(float(loss.detach()))
             steps += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     model.eval()
     after = held_out_accuracy(encoder, held, candidates)
 

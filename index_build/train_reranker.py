@@ -27,7 +27,7 @@ import numpy as np
 from retriever import index_files as files
 from retriever.search import DEFAULT_RERANK_TOP, Retriever, reranker_settings
 
-from .train_encoder import _held_out, training_pairs
+from .train_encoder import _held_out, step, training_pairs
 
 WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # hybrid-score weights tried on the dev sets
 MINE_DEPTH = 30
@@ -203,15 +203,8 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
                 loss = loss + torch.nn.functional.cross_entropy(logits[at:at + n].unsqueeze(0),
                                                                 torch.zeros(1, dtype=torch.long))
                 at += n
-            loss = loss / len(batch)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimiser.step()
-            losses.append(float(loss.detach()))
+            step(loss / len(batch), optimiser, net.parameters(), losses, bar)
             steps += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
     net.eval()
     train_minutes = (time.time() - t0) / 60
 

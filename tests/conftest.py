@@ -78,3 +78,14 @@ def retriever(example_index):
     from retriever import Retriever
 
     return Retriever.load(example_index)
+
+
+def held_out_index(directory: Path, cache_dir: Path) -> tuple[Path, set[str]]:
+    """The example catalogue built with half its synonyms held out, and those synonyms."""
+    import json
+
+    from index_build.build import build
+
+    build([str(EXAMPLE)], directory, cache=cache_dir, holdout=0.5, seed=3, progress=False)
+    held = {json.loads(line)["text"] for line in (directory / "heldout.jsonl").read_text().splitlines()}
+    return directory, held

@@ -4,11 +4,10 @@ import shutil
 
 import pytest
 
-from index_build.build import build
 from index_build.train_encoder import _batches, _variants, rebuild_with, train, training_pairs
 from retriever import Retriever
 
-from .conftest import EXAMPLE
+from .conftest import held_out_index
 
 
 def test_variants_reword_the_title():
@@ -18,9 +17,8 @@ def test_variants_reword_the_title():
 
 
 def test_pairs_never_hold_synonyms_left_out_of_the_index(tmp_path, cache_dir):
-    build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=3, progress=False)
-    held = {json.loads(line)["text"] for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()}
-    pairs = training_pairs(tmp_path / "held", seed=0)
+    index, held = held_out_index(tmp_path / "held", cache_dir)
+    pairs = training_pairs(index, seed=0)
     assert held and pairs
     assert not held & {p.anchor for p in pairs}
     assert all(p.title != p.negative for p in pairs if p.code != "ENDO.DM2")  # siblings differ

@@ -5,18 +5,16 @@ import shutil
 
 import pytest
 
-from index_build.build import build
 from index_build.train_reranker import Query, attach, groups, judge, train, training_queries
 from retriever import Retriever
 from retriever.errors import IndexProblem
 
-from .conftest import EXAMPLE
+from .conftest import held_out_index
 
 
 def test_queries_never_hold_synonyms_left_out_of_the_index(tmp_path, cache_dir):
-    build([str(EXAMPLE)], tmp_path / "held", cache=cache_dir, holdout=0.5, seed=3, progress=False)
-    held = {json.loads(line)["text"] for line in (tmp_path / "held" / "heldout.jsonl").read_text().splitlines()}
-    queries = training_queries(tmp_path / "held", seed=0)
+    index, held = held_out_index(tmp_path / "held", cache_dir)
+    queries = training_queries(index, seed=0)
     assert held and queries
     assert not held & {q.text for q in queries}
     assert len({(q.text.lower(), q.code) for q in queries}) == len(queries)
