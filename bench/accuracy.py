@@ -49,6 +49,10 @@ def main() -> None:
     ap.add_argument("--codiesp", action="store_true", help="also tune on CodiEsp-X dev (../shared)")
     ap.add_argument("--full-index", type=Path, default=index_files.default_dir(),
                     help="full ICD-10-CM index for the CodiEsp dev spans")
+    ap.add_argument("--bm25-weights", type=float, nargs="+", default=[0.1, 0.2, 0.3],
+                    help="BM25 weights in the fusion grid")
+    ap.add_argument("--tfidf-weights", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.5, 0.7],
+                    help="3-gram weights in the fusion grid")
     a = ap.parse_args()
 
     index = a.index or OUT / f"leaveout-{a.context}-{a.holdout}-{a.seed}"
@@ -63,7 +67,7 @@ def main() -> None:
     print(f"{len(rows)} held-out inclusion terms: dev {len(dev)}, test {len(test)}")
 
     grid = [{"method": "linear", "weight": w, "tfidf_weight": t, "depth": 100, "bm25_norm": "max"}
-            for w, t in itertools.product((0.1, 0.2, 0.3), (0.0, 0.1, 0.2, 0.3, 0.5, 0.7))]
+            for w, t in itertools.product(a.bm25_weights, a.tfidf_weights)]
     grid += [{"method": "rrf", "k": 60, "depth": 100, "tfidf_weight": t} for t in (0, 1)]
     # CodiEsp-X dev spans (Spanish, a dev split: allowed for tuning) keep the choice honest for
     # queries that are not English catalogue paraphrases.

@@ -60,6 +60,13 @@ def training_queries(directory: Path, seed: int, title_share: float = 0.05) -> l
     return out
 
 
+def extra_queries(paths: Sequence[str | Path]) -> list[Query]:
+    """(text, code) queries from gold-format files of a TRAIN split (e.g. CodiEsp-X train spans)."""
+    from evaluation.run import read_gold
+
+    return [Query(row["text"], code) for path in paths for row in read_gold(path) for code in row["codes"]]
+
+
 def _entry_of(retriever: Retriever, code: str) -> int:
     found = retriever.entry(code)
     if found is None:
@@ -131,7 +138,7 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
           minutes: float = 50, epochs: int = 1, batch_size: int = 16, group_size: int = 8, lr: float = 5e-5,
           seed: int = 0, held_out_share: float = 0.02, max_length: int = 48, top: int = DEFAULT_RERANK_TOP,
           quantize: str | None = "int8", min_gain: float = 0.005, max_queries: int | None = None,
-          progress: bool = True) -> dict:
+          extra: Sequence[str | Path] = (), progress: bool = True) -> dict:
     """Train a cross-encoder on the index's catalogue, choose its weight on the dev sets and put
     it into the index (switched on only if it beats hybrid on every dev set). Returns a report."""
     import torch
@@ -157,7 +164,7 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     except Exception as exc:  # the library raises many kinds for a bad name or path
         raise ModelProblem(f"cannot start a cross-encoder from {base!r}: "
                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    queries = training_queries(directory, seed)
+    queries = training_queries(directory, seed) + extra_queries(extra)
     held = [q for q in queries if _held_out_code(q.code, seed, held_out_share)]
     train_queries = [q for q in queries if not _held_out_code(q.code, seed, held_out_share)]
     if max_queries:
@@ -225,8 +232,10 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
                   "lr": lr, "seed": seed, "max_length": max_length, "minutes": round(train_minutes, 1),
                   "total_minutes": round((time.time() - started) / 60, 1),
                   "final_loss": float(np.mean(losses[-50:])) if losses else None, **verdict,
-                  "trained_on": "catalogue names of the index (held-out synonyms and 2% of codes excluded); "
-                                "negatives mined by the index's hybrid search"}
+                  "extra_files": [str(x) for x in extra],
+                  "trained_on": "catalogue names of the index (held-out synonyms and 2% of codes excluded)"
+                                + (" and the extra files' pairs" if extra else "")
+                                + "; negatives mined by the index's hybrid search"}
         (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
         attach(directory, tmp, settings)
     finally:

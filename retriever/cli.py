@@ -110,6 +110,8 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--min-gain", type=float, default=0.005,
                     help="acc@1 it must gain on every dev set to be on by default (default 0.005)")
     tr.add_argument("--max-queries", type=int, help="train on at most this many queries")
+    tr.add_argument("--pairs", metavar="GOLD.jsonl", action="append", default=[],
+                    help="extra (text, codes) queries from a TRAIN split, e.g. Spanish spans (repeatable)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sv = sub.add_parser("serve", help="HTTP API, FHIR terminology operations and the search page")
@@ -277,13 +279,13 @@ def _cmd_train(a) -> int:
 def _cmd_train_reranker(a) -> int:
     from index_build.train_reranker import train
 
-    for path in a.dev:
+    for path in a.dev + a.pairs:
         if not Path(path).is_file():
-            raise MedcodeError(f"no dev gold file at {path}")
+            raise MedcodeError(f"no gold file at {path}")
     r = train(a.index, base=a.base, dev=a.dev, minutes=a.minutes, epochs=a.epochs, batch_size=a.batch_size,
               group_size=a.group_size, lr=a.lr, seed=a.seed, top=a.top, max_length=a.max_length,
               quantize=None if a.no_quantize else "int8", min_gain=a.min_gain, max_queries=a.max_queries,
-              progress=not a.quiet)
+              extra=a.pairs, progress=not a.quiet)
     print(f"trained {r['steps']} of {r['planned_steps']} steps on {r['groups']} query groups "
           f"(1 + {r['group_size'] - 1} hard negatives) from {r['base_model']} in {r['minutes']} min")
     for name, s in r["sets"].items():

@@ -98,3 +98,11 @@ def test_attach_keeps_other_files_listed(trained, tiny_cross_encoder, tmp_path):
     m = attach(copy, __import__("pathlib").Path(tiny_cross_encoder), {"top": 3, "weight": 0.0, "enabled": True})
     assert "entries.json" in m["files"] and m["reranker"]["top"] == 3
     assert Retriever.load(copy).search("asthma").rerank == "applied"
+
+
+def test_extra_queries_from_a_train_split(tmp_path):
+    from index_build.train_reranker import extra_queries
+
+    gold = tmp_path / "train.jsonl"
+    gold.write_text('{"text": "fractura de cadera", "codes": ["FX.HIP", "FX"]}\n')
+    assert extra_queries([gold]) == [Query("fractura de cadera", "FX.HIP"), Query("fractura de cadera", "FX")]
