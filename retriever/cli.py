@@ -128,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
     mc = sub.add_parser("mcp", help="Model Context Protocol server over stdio (for LLM assistants)")
     mc.add_argument("--index", metavar="DIR", action="append", help="index directory; repeat for several")
 
+    d = sub.add_parser("diff", help="codes added, removed, retitled between an index and another edition")
+    d.add_argument("old_index", metavar="OLD_INDEX", help="index built from the old edition")
+    d.add_argument("catalog", metavar="NEW_CATALOGUE", nargs="+", help="the new edition (name or file)")
+    d.add_argument("--system", help="compare this system only")
+    d.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    d.add_argument("--limit", type=int, default=20, help="rows shown per list in the table (default 20)")
+
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
     i.add_argument("--json", action="store_true")
@@ -326,6 +333,28 @@ def _cmd_mcp(a) -> int:
     return 0
 
 
+def _cmd_diff(a) -> int:
+    from index_build.diff import diff
+
+    d = diff(a.old_index, a.catalog, a.system)
+    if a.json:
+        print(json.dumps(d, indent=2, ensure_ascii=False))
+        return 0
+    c = d["counts"]
+    print(f"{', '.join(d['old'])} ({c['old']} codes) -> {', '.join(d['new'])} ({c['new']} codes)")
+    print(f"added {c['added']}, removed {c['removed']}, retitled {c['retitled']}, billable flag changed "
+          f"{c['billable_changed']}, inclusion terms changed {c['inclusion_terms_changed']}, excludes changed "
+          f"{c['excludes_changed']}")
+    for name, sign in (("added", "+"), ("removed", "-"), ("retitled", "~")):
+        rows = d[name]
+        for row in rows[:a.limit]:
+            text = row["new"] if sign == "+" else row["old"] if sign == "-" else f"{row['old']} -> {row['new']}"
+            print(f"{sign} {row['code']:<10} {text}")
+        if len(rows) > a.limit:
+            print(f"  ... {len(rows) - a.limit} more {name} (--json lists all)")
+    return 0
+
+
 def _cmd_info(a) -> int:
     from . import index_files as files
 
@@ -361,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
-                "serve": _cmd_serve, "mcp": _cmd_mcp, "info": _cmd_info}[a.command](a)
+                "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,57 @@
+"""`medcode diff`: an index against a changed edition of its catalogue."""
+import json
+
+import pytest
+
+from index_build.diff import diff
+from retriever.cli import main
+
+from .conftest import EXAMPLE
+
+
+@pytest.fixture
+def next_edition(tmp_path):
+    text = EXAMPLE.read_text()
+    text = text.replace('version: "2026"', 'version: "2027"')
+    text = text.replace("title: Atrial flutter", "title: Atrial flutter and atrial tachycardia")
+    text = text.replace("synonyms: [inferior STEMI]", "synonyms: [inferior STEMI, inferior wall MI]")
+    text = text.replace("  - code: CARD.FL\n", "  - code: CARD.AT\n    title: Atrial tachycardia\n    parent: CARD\n"
+                        "  - code: CARD.FL\n")
+    start = text.index("  - code: RESP.PNA")
+    end = text.index("  - code: RESP.ASTH")
+    text = text[:start] + text[end:]  # pneumonia removed
+    path = tmp_path / "example-2027.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_diff_lists_added_removed_retitled(example_index, next_edition):
+    d = diff(example_index, [str(next_edition)])
+    assert d["systems"] == ["EXAMPLE-REGISTRY"]  # the CSV's system is not in the new catalogue
+    assert d["old"] == ["EXAMPLE-REGISTRY 2026"] and d["new"] == ["EXAMPLE-REGISTRY 2027"]
+    assert [r["code"] for r in d["added"]] == ["CARD.AT"]
+    assert [r["code"] for r in d["removed"]] == ["RESP.PNA"]
+    assert d["retitled"] == [{"code": "CARD.FL", "old": "Atrial flutter",
+                              "new": "Atrial flutter and atrial tachycardia"}]
+    assert d["inclusion_terms_changed"] == [{"code": "CARD.MI.INF", "added": ["inferior wall MI"], "removed": []}]
+    assert d["counts"]["added"] == 1 and d["counts"]["billable_changed"] == 0
+
+
+def test_same_edition_has_no_changes(example_index):
+    d = diff(example_index, [str(EXAMPLE)])
+    assert all(v == 0 for k, v in d["counts"].items() if k not in ("old", "new"))
+
+
+def test_cli_table_and_json(example_index, next_edition, capsys):
+    assert main(["diff", str(example_index), str(next_edition)]) == 0
+    out = capsys.readouterr().out
+    assert "added 1, removed 1, retitled 1" in out and "+ CARD.AT" in out and "- RESP.PNA" in out
+    assert main(["diff", str(example_index), str(next_edition), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["retitled"] == 1
+
+
+def test_nothing_in_common_is_a_clear_error(example_index, tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    other.write_text("code,title\nX1,Something\n")
+    assert main(["diff", str(example_index), str(other), "--system", "nope"]) == 2
+    assert "nothing to compare" in capsys.readouterr().err
