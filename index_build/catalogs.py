@@ -6,18 +6,27 @@ from pathlib import Path
 from .catalog import CatalogError, Entry
 
 BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm"}
+FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)"}
 
 
 def load(spec: str) -> list[Entry]:
     if spec.lower() in BUILTIN:
         from . import icd10cm
         return list(icd10cm.read())
+    fmt, _, rest = spec.partition(":")
+    if rest and fmt.lower() in FORMATS:
+        path = Path(rest).expanduser()
+        if not path.is_file():
+            raise CatalogError(rest, None, "no such catalogue file")
+        from . import bfarm
+        return bfarm.read_edv(path)
     path = Path(spec).expanduser()
     if path.exists():
         from . import user_catalog
         return user_catalog.read(path)
     raise CatalogError(spec, None, f"no such catalogue file, and not a built-in catalogue "
-                                   f"(built-in: {', '.join(BUILTIN)})")
+                                   f"(built-in: {', '.join(BUILTIN)}; formats: "
+                                   f"{', '.join(f'{k}:PATH' for k in FORMATS)})")
 
 
 def load_all(specs: list[str]) -> list[tuple[str, list[Entry]]]:
