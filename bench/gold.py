@@ -49,6 +49,20 @@ def codiesp_documents(root: Path, split: str, folder: str = "text_files_en") -> 
     return rows
 
 
+def alphaid_terms(path: Path) -> list[dict]:
+    """BfArM Alpha-ID-SE (EDV text, ``|``-separated): each valid German term with its ICD-10-GM
+    primary code(s); the dagger mark ``+`` is dropped, star and additional codes are not gold."""
+    rows = []
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        f = line.split("|")
+        if len(f) < 8 or f[0] != "1" or not f[7].strip():
+            continue
+        codes = [c.rstrip("+*!").strip() for c in (f[2], f[5]) if c.strip()]
+        if codes:
+            rows.append({"text": f[7].strip(), "codes": codes, "id": f[1]})
+    return rows
+
+
 def parrot_documents(path: Path) -> list[dict]:
     """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
     evaluation only, never shipped)."""

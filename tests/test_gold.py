@@ -37,3 +37,11 @@ def test_parrot_layout(tmp_path):
     out = tmp_path / "p.jsonl"
     gold.write(rows, out)
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["parrot-0", "parrot-1"]
+
+
+def test_alphaid_terms_keep_valid_terms_with_primary_codes():
+    rows = gold.alphaid_terms(FIXTURES / "alphaid" / "alphaid_se_sample.txt")
+    assert [(r["text"], r["codes"]) for r in rows] == [
+        ("Tuberkulöse Hirnhautentzündung (Testbegriff)", ["A17.0"]),  # dagger dropped, star not gold
+        ("Kleinwuchs-Syndrom, Testbegriff", ["Q87.1"]),
+        ("Zwei Primärkodes, Testbegriff", ["E75.2", "E75.5"])]
