@@ -49,6 +49,23 @@ def codiesp_documents(root: Path, split: str, folder: str = "text_files_en") -> 
     return rows
 
 
+def cantemist_mentions(root: Path, split: str) -> list[dict]:
+    """CANTEMIST (brat standoff): each MORFOLOGIA_NEOPLASIA mention with its ICD-O-3 morphology
+    code from the AnnotatorNotes line; the "/H" suffix (a histology qualifier the Spanish code
+    list does not title) is dropped."""
+    rows = []
+    for ann in sorted((root / split).glob("*.ann")):
+        texts, codes = {}, {}
+        for line in ann.read_text(encoding="utf-8").splitlines():
+            f = line.split("\t")
+            if line.startswith("T") and len(f) >= 3:
+                texts[f[0]] = f[2].strip()
+            elif line.startswith("#") and len(f) >= 3 and f[1].startswith("AnnotatorNotes"):
+                codes[f[1].split()[1]] = f[2].strip().removesuffix("/H")
+        rows += [{"text": texts[t], "codes": [codes[t]], "id": ann.stem} for t in texts if t in codes and texts[t]]
+    return rows
+
+
 def alphaid_terms(path: Path) -> list[dict]:
     """BfArM Alpha-ID-SE (EDV text, ``|``-separated): each valid German term with its ICD-10-GM
     primary code(s); the dagger mark ``+`` is dropped, star and additional codes are not gold."""

@@ -19,12 +19,29 @@ def read(path: str | Path) -> list[Entry]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
+        spec = _delimited_spec(path)
+        if spec is not None:
+            from .delimited import read_spec
+            return read_spec(path, spec)
         system, version, rows = _yaml_rows(path)
     elif suffix in (".csv", ".tsv"):
         system, version, rows = _csv_rows(path, "\t" if suffix == ".tsv" else ",")
     else:
         raise CatalogError(str(path), None, "unknown catalogue format (expected .yaml, .yml, .csv or .tsv)")
     return _entries(path, system, version, rows)
+
+
+def _delimited_spec(path: Path) -> dict | None:
+    """A YAML file with ``format: delimited`` describes a code list instead of holding one."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # _yaml_rows reports it with the line
+    if isinstance(data, dict) and "format" in data:
+        if data["format"] != "delimited":
+            raise CatalogError(str(path), None, f"unknown format {data['format']!r} (expected delimited)")
+        return data
+    return None
 
 
 def _bool(path: Path, line: int, value) -> bool | None:

@@ -45,3 +45,9 @@ def test_alphaid_terms_keep_valid_terms_with_primary_codes():
         ("Tuberkulöse Hirnhautentzündung (Testbegriff)", ["A17.0"]),  # dagger dropped, star not gold
         ("Kleinwuchs-Syndrom, Testbegriff", ["Q87.1"]),
         ("Zwei Primärkodes, Testbegriff", ["E75.2", "E75.5"])]
+
+
+def test_cantemist_mentions_with_their_morphology_codes():
+    rows = gold.cantemist_mentions(FIXTURES / "cantemist", "test")
+    assert [(r["text"], r["codes"]) for r in rows] == [("adenocarcinoma", ["8140/3"]),
+                                                      ("carcinoma bien diferenciado", ["8010/31"])]
