@@ -5,14 +5,18 @@ from pathlib import Path
 
 from .catalog import CatalogError, Entry
 
-BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm"}
+BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm",
+           "icd10who": "WHO ICD-10 2019, shipped by the PyPI package simple-icd-10 (titles only)"}
 FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)"}
 
 
 def load(spec: str) -> list[Entry]:
-    if spec.lower() in BUILTIN:
+    if spec.lower() == "icd10cm":
         from . import icd10cm
         return list(icd10cm.read())
+    if spec.lower() == "icd10who":
+        from . import who_icd10
+        return who_icd10.read()
     fmt, _, rest = spec.partition(":")
     if rest and fmt.lower() in FORMATS:
         path = Path(rest).expanduser()
