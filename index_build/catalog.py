@@ -21,6 +21,7 @@ class Entry(NamedTuple):
     is_leaf: bool = True
     excludes: tuple[str, ...] = ()
     kind: str = "code"
+    usage: str = ""  # ClaML usage: dagger, aster (asterisk), optional; empty when the catalogue has none
 
     @property
     def suggestable(self) -> bool:

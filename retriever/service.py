@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import index_files as files
 from .errors import QueryError
 from .search import MAX_K, Filters, Retriever, check_query
 
@@ -135,8 +136,7 @@ class Service:
 
     def lookup(self, code: str, system: str | None = None) -> dict:
         r, i = self._find(code, system)
-        row = dict(zip(("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind"),
-                       r.entries[i]))
+        row = dict(zip(files.ENTRY_COLUMNS, r.entries[i]))
         path = r.path(row["code"], row["system"])
         excludes = []
         for node in path:  # a category's excludes hold for every code under it
@@ -144,6 +144,7 @@ class Service:
         p = r.parent_index[i]
         return {"system": row["system"], "version": row["version"], "url": system_url(row["system"]),
                 "code": row["code"], "title": row["title"], "kind": row["kind"], "is_leaf": bool(row["is_leaf"]),
+                "usage": row["usage"],
                 "parent": None if p < 0 else {"code": r.entries[p][r._col["code"]],
                                               "title": r.entries[p][r._col["title"]]},
                 "children": [{"code": r.entries[c][r._col["code"]], "title": r.entries[c][r._col["title"]],
