@@ -73,9 +73,6 @@ class Encoder:
                  passage_prefix: str | None = None):
         self.name = name or DEFAULT_MODEL
         self.resolved = resolve(self.name)
-        default_q, default_p = prefixes(self.name)
-        self.query_prefix = default_q if query_prefix is None else query_prefix
-        self.passage_prefix = default_p if passage_prefix is None else passage_prefix
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         quiet_loading()
         try:
@@ -84,6 +81,15 @@ class Encoder:
         except Exception as exc:  # the library raises many kinds for a bad name or path
             raise ModelProblem(f"cannot load sentence-transformers model {self.name!r}: "
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        # prefixes: given here, else the model's own prompts (config_sentence_transformers.json),
+        # else the table of known model families
+        prompts = getattr(self.model, "prompts", None) or {}
+        default_q, default_p = prefixes(self.name)
+        default_q = prompts.get("query", default_q)
+        default_p = prompts.get("passage", prompts.get("document", default_p))
+        self.model.default_prompt_name = None  # medcode adds the prefix itself, once
+        self.query_prefix = default_q if query_prefix is None else query_prefix
+        self.passage_prefix = default_p if passage_prefix is None else passage_prefix
         get_dim = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         dim = get_dim()
