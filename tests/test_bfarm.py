@@ -41,3 +41,22 @@ def test_latin1_files_of_older_editions(tmp_path):
     old.write_bytes(EDV.read_text(encoding="utf-8").encode("latin-1"))
     entries = {e.code: e for e in read_edv(old)}
     assert entries["C00"].title == "Bösartige Neubildung der Lippe" and entries["C00"].version == "2019"
+
+
+def test_alphaid_terms_become_synonyms_of_the_codes(tmp_path):
+    from index_build.catalogs import load_all
+
+    alpha = tmp_path / "icd10gm2024_alphaid_edvtxt.txt"
+    alpha.write_text("1|I1|A00.0|||||Cholera asiatica (Test)\n0|I2|A00.9|||||ungültig (Test)\n"
+                     "1|I3|A00.9+|C00.1*||||Zwei Kodes (Test)\n1|I4|Z99.9|||||Kode fehlt (Test)\n", encoding="utf-8")
+    loaded = load_all([f"edv:{EDV}", f"alpha-id:{alpha}"])
+    assert [name for name, _ in loaded] == [f"edv:{EDV}"]  # the terms join the catalogue, not a new one
+    entries = {e.code: e for e in loaded[0][1]}
+    assert entries["A00.0"].synonyms == ("Cholera asiatica (Test)",)
+    assert entries["A00.9"].synonyms == ("Zwei Kodes (Test)",) and entries["C00.1"].synonyms == ("Zwei Kodes (Test)",)
+    with pytest.raises(CatalogError, match="give that catalogue in the same build"):
+        load_all([f"alpha-id:{alpha}"])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("A00.0;Cholera\n")
+    with pytest.raises(CatalogError, match=r"bad.txt:1: not a line of BfArM's Alpha-ID"):
+        load_all([f"edv:{EDV}", f"alpha-id:{bad}"])
