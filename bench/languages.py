@@ -27,11 +27,11 @@ from retriever import Retriever  # noqa: E402
 
 SETS = {
     "german": {"catalog": f"edv:{gold.BENCHDATA / 'catalogs' / 'icd10gm_2024' / 'icd10gm2024syst_kodes.txt'}",
-               "index": "icd10gm-2024", "name": "Alpha-ID-SE 2020 sample -> ICD-10-GM 2024 (EDV titles only)",
+               "index": "icd10gm-2024", "language": "de", "name": "Alpha-ID-SE 2020 sample -> ICD-10-GM 2024 (EDV titles only)",
                "gold": lambda: gold.alphaid_terms(
                    gold.BENCHDATA / "alphaid_se_2020" / "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")},
     "cantemist": {"catalog": str(HERE.parent / "catalogs" / "icdo3-cantemist-es.yaml"),
-                  "index": "icdo3-es", "name": "CANTEMIST test mentions -> ICD-O-3.1 morphology (Spanish list)",
+                  "index": "icdo3-es", "language": "es", "name": "CANTEMIST test mentions -> ICD-O-3.1 morphology (Spanish list)",
                   "gold": lambda: gold.cantemist_mentions(gold.BENCHDATA / "cantemist", "test")},
 }
 
@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--sets", default="german,cantemist")
     ap.add_argument("--model", help="encoder (default: the embedded MiniLM)")
     ap.add_argument("--stages", default="tfidf,bm25,dense,hybrid")
+    ap.add_argument("--language", help="BM25 language for every set (default: each set's own; 'es' for German "
+                                       "turns compound splitting off, to measure what it buys)")
     a = ap.parse_args()
 
     from index_build.build import build
@@ -49,14 +51,14 @@ def main() -> None:
         s = SETS[name]
         index = HERE / "out" / s["index"]
         t = time.time()
-        m = build([s["catalog"]], index, a.model)
+        m = build([s["catalog"]], index, a.model, language=s["language"] if a.language is None else a.language)
         built = time.time() - t
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows = s["gold"]()
         (HERE / "out" / f"{name}-gold.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         report = evaluate_phrases(Retriever.load(index), rows, a.stages.split(","))
-        print(f"\n{s['name']}: {m['counts']['suggestable']} codes, {m['counts']['strings']} strings, model "
+        print(f"\n{s['name']}, BM25 language {m['bm25']['language']}: {m['counts']['suggestable']} codes, {m['counts']['strings']} strings, model "
               f"{m['model']['name']}; build {built:.0f} s ({m['counts']['newly_embedded']} newly embedded), "
               f"peak RSS so far {peak:.0f} MiB; {len(rows)} gold phrases, "
               f"{report['gold_absent']:.1%} of gold codes not in the list")

@@ -18,6 +18,7 @@ from retriever.bm25 import B, EPSILON, K1, Bm25
 from retriever.encoder import Encoder
 from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
+from retriever.tokenize import LANGUAGES
 
 from .catalogs import load_all
 from .embed_cache import EmbeddingCache
@@ -86,11 +87,14 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
           context: str = "none",
           holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
-          dense_index_kind: str = "hnsw") -> dict:
-    """Build an index and return its manifest. ``holdout`` leaves a seeded share of synonyms out
+          dense_index_kind: str = "hnsw", language: str = "en") -> dict:
+    """Build an index and return its manifest. ``language`` picks the BM25 tokenizer (stopwords;
+    English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
     of the index and writes them to ``heldout.jsonl`` as evaluation gold. ``reranker`` (a
     cross-encoder name or folder) is copied in with ``reranker_settings`` (default: on, top 20)."""
     started = time.time()
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} (choose from {', '.join(LANGUAGES)})")
     target = Path(index).expanduser() if index else files.default_dir()
     loaded = load_all(list(catalogs))
     entries = [e for _, group in loaded for e in group]
@@ -113,7 +117,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, encoder, described,
                           reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
-                          dense=dense_settings(dense_index_kind),
+                          dense=dense_settings(dense_index_kind), language=language,
                           embedded=embedded, started=started)
         _swap(tmp, target)
     except BaseException:
@@ -142,7 +146,7 @@ def dense_index(vectors: np.ndarray, settings: dict):
 
 
 def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, described, *, reranker,
-           reranker_settings, fusion, dense, context, holdout, seed, embedded, started) -> dict:
+           reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language) -> dict:
     import faiss
 
     def dump(name: str, obj) -> None:
@@ -155,7 +159,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
     np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
     np.save(tmp / files.EMBEDDINGS, vectors, allow_pickle=False)
     faiss.write_index(dense_index(vectors, dense), str(tmp / files.FAISS))
-    bm25 = Bm25.build([s.text for s in strings])
+    bm25 = Bm25.build([s.text for s in strings], language=language)
     bm25.save(tmp)
     dump(files.VOCAB, bm25.vocab)
     tfidf = CharTfidf.build([s.text for s in strings])
@@ -186,7 +190,9 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
                    "strings": len(strings), "strings_by_kind": kinds, "newly_embedded": embedded,
                    "held_out": len(left_out)},
         "strings": {"context": context, "holdout": holdout, "seed": seed},
-        "bm25": {"k1": K1, "b": B, "epsilon": EPSILON, "tokenizer": "fold-alnum-stop-plural/1"},
+        "bm25": {"k1": K1, "b": B, "epsilon": EPSILON, "language": language,
+                 "tokenizer": {"en": "fold-alnum-stop-plural/1", "de": "fold-alnum-stop-decompound/1"}.get(
+                     language, "fold-alnum-stop/1")},
         "fusion": dict(fusion or DEFAULT_FUSION),
         "dense": dense,
         "reranker": reranker,

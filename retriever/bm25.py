@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .columns import TermColumns
-from .tokenize import tokenize
+from .tokenize import decompound, tokenize
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
 
@@ -22,10 +22,16 @@ class Bm25(TermColumns):
     """BM25 weights of each term for each string holding it."""
 
     prefix = "bm25"
+    language = "en"
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = K1, b: float = B, epsilon: float = EPSILON) -> "Bm25":
-        docs = [Counter(tokenize(t)) for t in texts]
+    def build(cls, texts: Sequence[str], k1: float = K1, b: float = B, epsilon: float = EPSILON,
+              language: str = "en") -> "Bm25":
+        tokens = [tokenize(t, language) for t in texts]
+        if language == "de":  # compounds also count as their parts
+            known = {w for doc in tokens for w in doc}
+            tokens = [doc + [p for w in doc for p in decompound(w, known)] for doc in tokens]
+        docs = [Counter(doc) for doc in tokens]
         n = len(docs)
         lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
         avgdl = float(lengths.mean()) if n and lengths.sum() else 1.0
@@ -49,12 +55,20 @@ class Bm25(TermColumns):
             colptr[j + 1] = colptr[j] + len(ids)
         cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
         idf_array = np.array([idf[t] for t in vocab], dtype=np.float32)
-        return cls(vocab, cat(weights, np.float32), cat(rows, np.int32), colptr, idf_array, n)
+        built = cls(vocab, cat(weights, np.float32), cat(rows, np.int32), colptr, idf_array, n)
+        built.language = language
+        return built
+
+    def tokens(self, text: str) -> list[str]:
+        words = tokenize(text, self.language)
+        if self.language == "de":
+            words += [p for w in words for p in decompound(w, self.vocab)]
+        return words
 
     def scores(self, text: str) -> np.ndarray:
         """BM25 score of every string; each query token counts as often as it occurs."""
         out = np.zeros(self.n_strings, dtype=np.float32)
-        for term in tokenize(text):
+        for term in self.tokens(text):
             j = self.vocab.get(term)
             if j is not None:
                 a, z = self.colptr[j], self.colptr[j + 1]
@@ -64,4 +78,4 @@ class Bm25(TermColumns):
     def ceiling(self, text: str) -> float:
         """What a string of average length holding each query word once would score: the sum of
         the query words' idf. Dividing by it tells how much of the query a string covers."""
-        return float(sum(self.idf[self.vocab[t]] for t in tokenize(text) if t in self.vocab))
+        return float(sum(self.idf[self.vocab[t]] for t in self.tokens(text) if t in self.vocab))

@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
                    help="leave this share of synonyms out (written to heldout.jsonl as gold)")
     b.add_argument("--seed", type=int, default=0, help="seed of the holdout draw")
+    b.add_argument("--language", default="en", choices=("en", "de", "es"),
+                   help="language of the catalogue's text, for BM25 (stopwords; German compounds are split)")
     b.add_argument("--query-prefix", help="text put before each query (models such as e5 need one)")
     b.add_argument("--passage-prefix", help="text put before each catalogue string")
     b.add_argument("--dense-index", choices=("hnsw", "flat"), default="hnsw",
@@ -146,7 +148,8 @@ def _cmd_build(a) -> int:
 
     m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache, reranker=a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
-              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index)
+              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index,
+              language=a.language)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "

@@ -141,6 +141,7 @@ class Retriever:
         try:
             string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
             bm25 = Bm25.load(directory, vocab, len(strings))
+            bm25.language = manifest.get("bm25", {}).get("language", "en")
             tfidf = CharTfidf.load(directory, grams, len(strings))
             dense = faiss.read_index(str(directory / files.FAISS))
         except (OSError, ValueError, RuntimeError) as exc:
