@@ -31,7 +31,7 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
     """Strings to index, and the synonyms held out of them (for leave-out evaluation)."""
     if context not in CONTEXT_MODES:
         raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}")
-    by_code = {(e.system, e.code): e for e in entries}
+    by_code = {(e.system, e.version, e.code): e for e in entries}
     out, left_out = [], []
     for i, e in enumerate(entries):
         if not e.suggestable:
@@ -46,7 +46,7 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
                 left_out.append({"text": s, "codes": [e.code], "system": e.system})
             else:
                 out.append(IndexString(s, "synonym", i))
-        parent = by_code.get((e.system, e.parent)) if e.parent else None
+        parent = by_code.get((e.system, e.version, e.parent)) if e.parent else None
         # A 7th-character code's title already begins with its parent's: context adds nothing.
         if context != "none" and parent is not None and parent.suggestable \
                 and not e.title.startswith(parent.title) \

@@ -19,6 +19,7 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 def _filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--billable", action="store_true", help="billable leaf codes only")
     p.add_argument("--prefix", help="only codes starting with this (dots optional), e.g. I21")
+    p.add_argument("--edition", metavar="VERSION", help="only this edition of the catalogue (an index may hold several)")
     p.add_argument("--chapter", help="only codes of this chapter (ICD-10-CM: 1..22)")
     p.add_argument("--system", help="only codes of this catalogue system, e.g. ICD-10-CM")
 
@@ -158,7 +159,8 @@ def _cmd_build(a) -> int:
 
 
 def _filters(a) -> dict:
-    return {"billable_only": a.billable, "prefix": a.prefix, "chapter": a.chapter, "system": a.system}
+    return {"billable_only": a.billable, "prefix": a.prefix, "chapter": a.chapter, "system": a.system,
+            "version": a.edition}
 
 
 def _table(result) -> str:

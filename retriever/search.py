@@ -100,11 +100,17 @@ class Retriever:
         self.vectors = _faiss_vectors(dense)
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
         self.fusion = dict(manifest["fusion"])
+        # (system, code) -> the code in the newest edition the index holds; with the version, any edition
         self.by_code: dict[tuple[str, str], int] = {}
+        self.by_edition: dict[tuple[str, str, str], int] = {}
         for i, e in enumerate(self.entries):
-            self.by_code.setdefault((e[cols["system"]], _dotless(e[cols["code"]])), i)
-        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]]) for e in self.entries],
-                                     dtype=np.int64)
+            key = (e[cols["system"]], _dotless(e[cols["code"]]))
+            self.by_edition.setdefault((key[0], e[cols["version"]], key[1]), i)
+            held = self.by_code.get(key)
+            if held is None or str(e[cols["version"]]) > str(self.entries[held][cols["version"]]):
+                self.by_code[key] = i
+        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]], e[cols["version"]])
+                                      for e in self.entries], dtype=np.int64)
         self.root = self._roots()
         self.systems = sorted({e[cols["system"]] for e in self.entries})
         self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in self.entries])
@@ -162,8 +168,12 @@ class Retriever:
                    settings)
 
     # -- hierarchy -------------------------------------------------------------------------
-    def _find(self, system: str, code: str | None) -> int:
-        return -1 if not code else self.by_code.get((system, _dotless(code)), -1)
+    def _find(self, system: str, code: str | None, version: str | None = None) -> int:
+        if not code:
+            return -1
+        if version is not None and (system, version, _dotless(code)) in self.by_edition:
+            return self.by_edition[(system, version, _dotless(code))]
+        return self.by_code.get((system, _dotless(code)), -1)
 
     def _roots(self) -> np.ndarray:
         root = np.arange(len(self.entries))
@@ -177,21 +187,22 @@ class Retriever:
             root[i] = j
         return root
 
-    def entry(self, code: str, system: str | None = None) -> dict | None:
-        """The catalogue entry of a code (dots optional), as a dict, or None."""
-        systems = [system] if system else self.systems
-        for s in systems:
-            i = self.by_code.get((s, _dotless(code)))
-            if i is not None:
-                return dict(zip(files.ENTRY_COLUMNS, self.entries[i]))
-        return None
+    def entry(self, code: str, system: str | None = None, version: str | None = None) -> dict | None:
+        """The catalogue entry of a code (dots optional), as a dict, or None; the newest edition
+        the index holds unless ``version`` pins one."""
+        i = self.entry_index(code, system, version)
+        return None if i < 0 else dict(zip(files.ENTRY_COLUMNS, self.entries[i]))
 
-    def path(self, code: str, system: str | None = None) -> list[dict]:
+    def entry_index(self, code: str, system: str | None = None, version: str | None = None) -> int:
+        for s in [system] if system else self.systems:
+            i = self.by_edition.get((s, version, _dotless(code))) if version else self.by_code.get((s, _dotless(code)))
+            if i is not None:
+                return i
+        return -1
+
+    def path(self, code: str, system: str | None = None, version: str | None = None) -> list[dict]:
         """The code's ancestors from the top of its hierarchy down to itself."""
-        found = self.entry(code, system)
-        if found is None:
-            return []
-        i = self.by_code[(found["system"], _dotless(found["code"]))]
+        i = self.entry_index(code, system, version)
         chain = []
         while i >= 0 and len(chain) < 64:
             chain.append(dict(zip(files.ENTRY_COLUMNS, self.entries[i])))

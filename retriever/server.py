@@ -6,6 +6,7 @@ URL), and errors name the problem, not the phrase.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from importlib import resources
 from typing import Any
 
@@ -47,8 +48,16 @@ class Limits:
 
 def create_app(service: Service, limits: Limits | None = None):
     limits = limits or Limits()
-    app = FastAPI(title="medcode", version=_version(),
+    batcher = Batcher(service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        batcher.close(timeout=limits.timeout_s)  # let a running search finish before the process ends
+
+    app = FastAPI(title="medcode", version=_version(), lifespan=lifespan,
                   description="Ranked medical code suggestions for clinical phrases, offline.")
+    app.state.batcher = batcher
     fhir_json = "application/fhir+json"
 
     class BodyLimit(BaseHTTPMiddleware):
@@ -91,8 +100,6 @@ def create_app(service: Service, limits: Limits | None = None):
     async def _slow(request: Request, exc: asyncio.TimeoutError):
         return _error(request, 503, f"the search took longer than {limits.timeout_s:g} s; try again",
                       "too-costly")
-
-    batcher = Batcher(service)
 
     async def run(fn, *args):
         """Blocking work in a thread, bounded in time: the event loop keeps serving."""
@@ -150,8 +157,8 @@ def create_app(service: Service, limits: Limits | None = None):
         return {"results": results}
 
     @app.get("/lookup")
-    async def lookup(code: str, system: str | None = None):
-        return await run(service.lookup, code, system)
+    async def lookup(code: str, system: str | None = None, version: str | None = None):
+        return await run(service.lookup, code, system, version)
 
     @app.get("/fhir/metadata")
     async def metadata(request: Request):
@@ -171,8 +178,8 @@ def create_app(service: Service, limits: Limits | None = None):
                             media_type=fhir_json)
 
     @app.get("/fhir/CodeSystem/$lookup")
-    async def fhir_lookup(code: str, system: str | None = None):
-        info = await run(service.lookup, code, system)
+    async def fhir_lookup(code: str, system: str | None = None, version: str | None = None):
+        info = await run(service.lookup, code, system, version)
         return JSONResponse(fhir.lookup(info), media_type=fhir_json)
 
     return app

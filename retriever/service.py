@@ -99,7 +99,7 @@ class Service:
             rows = [c.as_dict() for c in candidates]
             if details:
                 for row in rows:
-                    row.update(self._context(row["code"], row["system"]))
+                    row.update(self._context(row["code"], row["system"], row["version"]))
             out.append({"query": per_index[0][i].query, "candidates": rows})
         return out, per_index[0][0].rerank if texts else ""
 
@@ -108,15 +108,15 @@ class Service:
         return results[0]
 
     # -- lookup ----------------------------------------------------------------------------
-    def _find(self, code: str, system: str | None = None) -> tuple[Retriever, int]:
+    def _find(self, code: str, system: str | None = None, version: str | None = None) -> tuple[Retriever, int]:
         if not isinstance(code, str) or not code.strip():
             raise QueryError("give a code, such as I21.09")
         system = self.resolve_system(system) if system else None
         for r in self._holding(system):
-            found = r.entry(code.strip(), system)
-            if found is not None:
-                return r, r.by_code[(found["system"], found["code"].replace(".", "").upper())]
-        where = f" in {system}" if system else ""
+            i = r.entry_index(code.strip(), system, version or None)
+            if i >= 0:
+                return r, i
+        where = (f" in {system}" if system else "") + (f" {version}" if version else "")
         raise NotFound(f"code {code.strip()!r} is not in the catalogue{where}")
 
     def children_of(self, r: Retriever, entry: int) -> list[int]:
@@ -129,15 +129,16 @@ class Service:
             self._children[key] = kids
         return self._children[key].get(entry, [])
 
-    def _context(self, code: str, system: str) -> dict:
+    def _context(self, code: str, system: str, version: str) -> dict:
         """Hierarchy path and excludes notes (the code's and its ancestors'), for a coder's eye."""
-        info = self.lookup(code, system)
+        info = self.lookup(code, system, version)
         return {"path": info["path"], "excludes": info["excludes"]}
 
-    def lookup(self, code: str, system: str | None = None) -> dict:
-        r, i = self._find(code, system)
+    def lookup(self, code: str, system: str | None = None, version: str | None = None) -> dict:
+        """The entry of a code in the newest edition served, unless ``version`` pins one."""
+        r, i = self._find(code, system, version)
         row = dict(zip(files.ENTRY_COLUMNS, r.entries[i]))
-        path = r.path(row["code"], row["system"])
+        path = r.path(row["code"], row["system"], row["version"])
         excludes = []
         for node in path:  # a category's excludes hold for every code under it
             excludes += [{"note": x, "from": node["code"]} for x in node["excludes"]]
@@ -224,14 +225,26 @@ class Batcher:
         self.queue.put((texts, k, filters, details, future))
         return future
 
+    def close(self, timeout: float | None = None) -> None:
+        """Finish what was asked, then stop the worker (a search never stops half-way)."""
+        self.queue.put(None)
+        self.worker.join(timeout)
+
     def _run(self) -> None:
         while True:
-            waiting = [self.queue.get()]
+            first = self.queue.get()
+            if first is None:
+                return
+            waiting = [first]
             count = len(waiting[0][0])
+            stop = False
             while count < self.max_texts:
                 try:
                     item = self.queue.get_nowait()
                 except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
                     break
                 waiting.append(item)
                 count += len(item[0])
@@ -241,6 +254,8 @@ class Batcher:
                 groups.setdefault(key, []).append(item)
             for (k, filters, details), items in groups.items():
                 self._answer(items, k, dict(filters), details)
+            if stop:
+                return
 
     def _answer(self, items: list, k: int, filters: dict, details: bool) -> None:
         live = [it for it in items if it[4].set_running_or_notify_cancel()]

@@ -89,3 +89,18 @@ def held_out_index(directory: Path, cache_dir: Path) -> tuple[Path, set[str]]:
     build([str(EXAMPLE)], directory, cache=cache_dir, holdout=0.5, seed=3, progress=False)
     held = {json.loads(line)["text"] for line in (directory / "heldout.jsonl").read_text().splitlines()}
     return directory, held
+
+
+def write_next_edition(directory: Path) -> Path:
+    """The example catalogue's 2027 edition: one code added, one removed, one retitled, one
+    inclusion term added."""
+    text = EXAMPLE.read_text()
+    text = text.replace('version: "2026"', 'version: "2027"')
+    text = text.replace("title: Atrial flutter", "title: Atrial flutter and atrial tachycardia")
+    text = text.replace("synonyms: [inferior STEMI]", "synonyms: [inferior STEMI, inferior wall MI]")
+    text = text.replace("  - code: CARD.FL\n", "  - code: CARD.AT\n    title: Atrial tachycardia\n    parent: CARD\n"
+                        "  - code: CARD.FL\n")
+    start, end = text.index("  - code: RESP.PNA"), text.index("  - code: RESP.ASTH")
+    path = directory / "example-2027.yaml"
+    path.write_text(text[:start] + text[end:])
+    return path

@@ -6,23 +6,12 @@ import pytest
 from index_build.diff import diff
 from retriever.cli import main
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, write_next_edition
 
 
 @pytest.fixture
 def next_edition(tmp_path):
-    text = EXAMPLE.read_text()
-    text = text.replace('version: "2026"', 'version: "2027"')
-    text = text.replace("title: Atrial flutter", "title: Atrial flutter and atrial tachycardia")
-    text = text.replace("synonyms: [inferior STEMI]", "synonyms: [inferior STEMI, inferior wall MI]")
-    text = text.replace("  - code: CARD.FL\n", "  - code: CARD.AT\n    title: Atrial tachycardia\n    parent: CARD\n"
-                        "  - code: CARD.FL\n")
-    start = text.index("  - code: RESP.PNA")
-    end = text.index("  - code: RESP.ASTH")
-    text = text[:start] + text[end:]  # pneumonia removed
-    path = tmp_path / "example-2027.yaml"
-    path.write_text(text)
-    return path
+    return write_next_edition(tmp_path)
 
 
 def test_diff_lists_added_removed_retitled(example_index, next_edition):

@@ -185,9 +185,11 @@ def test_slow_search_answers_503(service):
             time.sleep(1.0)
             return super().suggest_batch(*a, **kw)
 
-    slow = TestClient(create_app(Slow(service.retrievers), Limits(timeout_s=0.2)))
-    res = slow.post("/suggest", json={"text": "asthma"})
+    app = create_app(Slow(service.retrievers), Limits(timeout_s=0.2))
+    res = TestClient(app).post("/suggest", json={"text": "asthma"})
     assert res.status_code == 503 and "longer than 0.2 s" in res.json()["error"]
+    app.state.batcher.close(timeout=30)  # the search goes on after the 503; it finishes, then the worker stops
+    assert not app.state.batcher.worker.is_alive()
 
 
 def test_concurrent_requests_share_one_search(service, retriever):
@@ -213,3 +215,5 @@ def test_concurrent_requests_share_one_search(service, retriever):
     assert len(calls) <= 3 and sum(calls) == 6
     with pytest.raises(Exception, match="empty query"):
         batcher.submit([""], 3, {}, False)
+    batcher.close(timeout=30)
+    assert not batcher.worker.is_alive()
