@@ -117,6 +117,15 @@ def parser() -> argparse.ArgumentParser:
                     help="extra (text, codes) queries from a TRAIN split, e.g. Spanish spans (repeatable)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    tu = sub.add_parser("tune", help="choose settings on dev gold sets")
+    tusub = tu.add_subparsers(dest="what", required=True)
+    tf = tusub.add_parser("fusion", help="fusion weights for this index's catalogue, language and encoder")
+    _index_arg(tf)
+    tf.add_argument("--dev", metavar="GOLD.jsonl", action="append", default=[], required=True,
+                    help="dev gold set (repeatable; never a test set)")
+    tf.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
+    tf.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sv = sub.add_parser("serve", help="HTTP API, FHIR terminology operations and the search page")
     sv.add_argument("--index", metavar="DIR", action="append",
                     help="index directory; repeat to serve several (default: $MEDCODE_INDEX, else "
@@ -307,6 +316,23 @@ def _cmd_train_reranker(a) -> int:
     return 0
 
 
+def _cmd_tune(a) -> int:
+    from index_build.tune_fusion import tune
+
+    for path in a.dev:
+        if not Path(path).is_file():
+            raise MedcodeError(f"no gold file at {path}")
+    r = tune(a.index, a.dev, progress=not a.quiet, write=not a.dry_run)
+
+    def line(row: dict) -> str:
+        return "; ".join(f"{n}: acc@1 {v['acc@1']:.3f} recall@10 {v['recall@10']:.3f}" for n, v in row["sets"].items())
+
+    print(f"before: {r['before']['fusion']}\n  {line(r['before'])}")
+    print(f"chosen: {r['chosen']['fusion']}\n  {line(r['chosen'])}")
+    print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
+    return 0
+
+
 def _serving_modules() -> None:
     import importlib.util
 
@@ -395,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
-                "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info}[a.command](a)
+                "tune": _cmd_tune, "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)
         return 2
