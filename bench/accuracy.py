@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from index_build import tune_fusion
 from retriever import Retriever, index_files
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -30,13 +31,8 @@ def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def score(r: Retriever, rows: list[dict], **kw) -> dict:
-    results = r.search_batch([row["text"] for row in rows], k=10, rerank=False, **kw)
-    hit1 = hit10 = 0
-    for row, res in zip(rows, results):
-        codes = [c.code for c in res.candidates]
-        hit1 += bool(codes) and codes[0] in row["codes"]
-        hit10 += any(c in row["codes"] for c in codes)
-    return {"acc@1": hit1 / len(rows), "recall@10": hit10 / len(rows)}
+    acc, recall = tune_fusion.score(r, rows, **kw)
+    return {"acc@1": acc, "recall@10": recall}
 
 
 def main() -> None:

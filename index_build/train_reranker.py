@@ -67,13 +67,6 @@ def extra_queries(paths: Sequence[str | Path]) -> list[Query]:
     return [Query(row["text"], code) for path in paths for row in read_gold(path) for code in row["codes"]]
 
 
-def _entry_of(retriever: Retriever, code: str) -> int:
-    found = retriever.entry(code)
-    if found is None:
-        return -1
-    return retriever.by_code[(found["system"], found["code"].replace(".", "").upper())]
-
-
 def mine(retriever: Retriever, texts: Sequence[str], depth: int = MINE_DEPTH, progress: bool = True,
          desc: str = "mining hard negatives") -> list[list]:
     """Hybrid pools (rows as ``Retriever.pools``) for many queries, with a progress bar."""
@@ -170,7 +163,7 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     if max_queries:
         train_queries = train_queries[:max_queries]
     pools = mine(retriever, [q.text for q in train_queries], progress=progress)
-    plan_groups = groups(train_queries, pools, [_entry_of(retriever, q.code) for q in train_queries],
+    plan_groups = groups(train_queries, pools, [retriever.entry_index(q.code) for q in train_queries],
                          group_size, rng)
 
     net, tokenizer = model.model, model.tokenizer

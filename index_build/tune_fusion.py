@@ -27,10 +27,11 @@ def grid() -> list[dict]:
     return out + [{"method": "rrf", "k": 60, "depth": 100, "tfidf_weight": t} for t in (0, 1)]
 
 
-def score(retriever: Retriever, rows: list[dict], fusion: dict) -> tuple[float, float]:
+def score(retriever: Retriever, rows: list[dict], **search) -> tuple[float, float]:
+    """(acc@1, recall@10) of a batch search without rerank; ``search`` as for ``search_batch``."""
     from evaluation.metrics import norm
 
-    results = retriever.search_batch([r["text"] for r in rows], k=10, rerank=False, fusion=fusion)
+    results = retriever.search_batch([r["text"] for r in rows], k=10, rerank=False, **search)
     hit1 = hit10 = 0
     for row, res in zip(rows, results):
         gold = {norm(c) for c in row["codes"]}
@@ -52,13 +53,13 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], progress: bool = T
     sets = {Path(p).name: read_gold(p) for p in dev}
     table = []
     for cfg in tqdm(grid(), desc="tuning fusion", unit="setting", disable=not progress, file=sys.stderr):
-        scores = {name: score(retriever, rows, cfg) for name, rows in sets.items()}
+        scores = {name: score(retriever, rows, fusion=cfg) for name, rows in sets.items()}
         objective = sum(a + r for a, r in scores.values()) / len(scores)
         table.append({"fusion": cfg, "objective": objective,
                       "sets": {n: {"acc@1": a, "recall@10": r} for n, (a, r) in scores.items()}})
     before = next((row for row in table if row["fusion"] == retriever.fusion), None)
     if before is None:
-        current = {name: score(retriever, rows, retriever.fusion) for name, rows in sets.items()}
+        current = {name: score(retriever, rows, fusion=retriever.fusion) for name, rows in sets.items()}
         before = {"fusion": retriever.fusion, "objective": sum(a + r for a, r in current.values()) / len(current),
                   "sets": {n: {"acc@1": a, "recall@10": r} for n, (a, r) in current.items()}}
     best = max(table, key=lambda row: row["objective"])

@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from . import fhir
+from . import __version__, fhir
 from .errors import MedcodeError, QueryError
 from .search import MAX_QUERY_CHARS
-from .service import Batcher, NotFound, Service
+from .service import Batcher, NotFound, Service, system_url
 
 
 class SuggestRequest(BaseModel):
@@ -55,7 +55,7 @@ def create_app(service: Service, limits: Limits | None = None):
         yield
         batcher.close(timeout=limits.timeout_s)  # let a running search finish before the process ends
 
-    app = FastAPI(title="medcode", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="medcode", version=__version__, lifespan=lifespan,
                   description="Ranked medical code suggestions for clinical phrases, offline.")
     app.state.batcher = batcher
     fhir_json = "application/fhir+json"
@@ -128,11 +128,8 @@ def create_app(service: Service, limits: Limits | None = None):
     async def static(name: str):
         types = {"app.js": "text/javascript", "style.css": "text/css"}
         if name not in types:
-            return _error_plain(404, f"no such file: {name}")
+            return JSONResponse({"error": f"no such file: {name}"}, status_code=404)
         return Response(_asset(name), media_type=types[name])
-
-    def _error_plain(status: int, message: str):
-        return JSONResponse({"error": message}, status_code=status)
 
     @app.get("/health")
     async def health():
@@ -174,7 +171,7 @@ def create_app(service: Service, limits: Limits | None = None):
         check_k(count)
         filters = {"system": system} if system else {}
         results, _ = await suggest_many([filter], count, filters)
-        return JSONResponse(fhir.expansion(url, filter, count, results[0]["candidates"], _url_of),
+        return JSONResponse(fhir.expansion(url, filter, count, results[0]["candidates"], system_url),
                             media_type=fhir_json)
 
     @app.get("/fhir/CodeSystem/$lookup")
@@ -185,20 +182,8 @@ def create_app(service: Service, limits: Limits | None = None):
     return app
 
 
-def _url_of(system: str) -> str:
-    from .service import system_url
-
-    return system_url(system)
-
-
 def _asset(name: str) -> str:
     return resources.files("retriever").joinpath("web", name).read_text(encoding="utf-8")
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def serve(service: Service, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:

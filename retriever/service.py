@@ -74,6 +74,16 @@ class Service:
         known = ", ".join(sorted({f"{s['system']} ({s['url']})" for s in self.systems()}))
         raise NotFound(f"no catalogue {name_or_url!r} is served here (served: {known})")
 
+    def check_filters(self, filters: dict | None) -> dict:
+        """Known filter names only; a system given by name or FHIR URL becomes its name."""
+        filters = dict(filters or {})
+        unknown = set(filters) - set(Filters._fields)
+        if unknown:
+            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
+        if filters.get("system"):
+            filters["system"] = self.resolve_system(filters["system"])
+        return filters
+
     def _holding(self, system: str | None) -> list[Retriever]:
         if system is None:
             return self.retrievers
@@ -84,12 +94,7 @@ class Service:
                       details: bool = False) -> tuple[list[dict], str]:
         """``{"query", "candidates"}`` per text (the CLI's JSONL objects) and the rerank note.
         With several indexes, their candidates are merged by score."""
-        filters = dict(filters or {})
-        unknown = set(filters) - set(Filters._fields)
-        if unknown:
-            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
-        if filters.get("system"):
-            filters["system"] = self.resolve_system(filters["system"])
+        filters = self.check_filters(filters)
         with self.lock:
             per_index = [r.search_batch(list(texts), k, **filters) for r in self._holding(filters.get("system"))]
         out = []
@@ -213,12 +218,7 @@ class Batcher:
     def submit(self, texts: Sequence[str], k: int, filters: dict | None, details: bool) -> Future:
         """Checked here, so that one bad request cannot fail the others merged with it."""
         texts = [check_query(t) for t in texts]
-        filters = dict(filters or {})
-        unknown = set(filters) - set(Filters._fields)
-        if unknown:
-            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
-        if filters.get("system"):
-            filters["system"] = self.service.resolve_system(filters["system"])
+        filters = self.service.check_filters(filters)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
         future: Future = Future()
