@@ -6,11 +6,17 @@ a dot after the third character ("r201" -> "R20.1").
     python bench/gold.py codiesp-x --split test --out bench/out/codiesp_x_test.jsonl
     python bench/gold.py codiesp-docs --split test --out bench/out/codiesp_docs_test.jsonl
     python bench/gold.py parrot --out bench/out/parrot.jsonl
+    python bench/gold.py alphaid --split dev --out bench/out/german-dev.jsonl
+
+Alpha-ID-SE has no splits of its own: ``--split dev`` and ``--split test`` are two fixed halves
+drawn by a hash of the Alpha-ID, so that fusion weights can be chosen on one half and reported
+on the other.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -80,6 +86,14 @@ def alphaid_terms(path: Path) -> list[dict]:
     return rows
 
 
+def half(rows: list[dict], split: str) -> list[dict]:
+    """A fixed half of a set without splits: ``dev`` or ``test``, by a hash of each row's id."""
+    def in_dev(row: dict) -> bool:
+        return hashlib.sha256(f"dev-half\x1f{row['id']}".encode()).digest()[0] < 128
+
+    return [r for r in rows if in_dev(r) == (split == "dev")]
+
+
 def parrot_documents(path: Path) -> list[dict]:
     """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
     evaluation only, never shipped)."""
@@ -102,8 +116,8 @@ def write(rows: list[dict], out: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot"))
-    ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot", "alphaid", "cantemist"))
+    ap.add_argument("--split", default="test", choices=("train", "dev", "dev1", "dev2", "test", "all"))
     ap.add_argument("--data", type=Path, default=BENCHDATA)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
@@ -111,6 +125,14 @@ def main() -> None:
         rows = codiesp_phrases(a.data / "codiesp", a.split)
     elif a.set == "codiesp-docs":
         rows = codiesp_documents(a.data / "codiesp", a.split)
+    elif a.set == "cantemist":
+        rows = cantemist_mentions(a.data / "cantemist", a.split)
+    elif a.set == "alphaid":
+        rows = alphaid_terms(a.data / "alphaid_se_2020" / "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")
+        if a.split in ("dev", "test"):
+            rows = half(rows, a.split)
+        elif a.split != "all":
+            ap.error("alphaid: --split dev, test (two fixed halves) or all")
     else:
         rows = parrot_documents(a.data / "parrot_v0" / "Fr_sample.json")
     write(rows, a.out)

@@ -96,6 +96,35 @@ def _absent(retriever: Retriever, rows: list[dict]) -> dict:
             "absent_examples": sorted({norm(c) for c in missing})[:10]}
 
 
+def nearest_listed(retriever: Retriever, code: str) -> str | None:
+    """The code itself if the index lists it, else its nearest listed ancestor found by cutting
+    characters off the end ("5-780.0a" -> "5-780.0"); None when nothing is listed."""
+    code = code.strip()
+    for end in range(len(code), 0, -1):
+        stem = code[:end].rstrip(".-/ ")
+        if stem and retriever.entry(stem) is not None:
+            return stem
+    return None
+
+
+def to_nearest_listed(retriever: Retriever, rows: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """Gold rows with each code the index lacks replaced by its nearest listed ancestor (for
+    extracts with gaps, such as an OPS list without modifier codes); the replacements made."""
+    mapped, out = {}, []
+    for row in rows:
+        codes = []
+        for c in row["codes"]:
+            if retriever.entry(c) is None:
+                near = nearest_listed(retriever, c)
+                if near is not None:
+                    mapped[c] = near
+                    c = near
+            if c not in codes:
+                codes.append(c)
+        out.append({**row, "codes": codes})
+    return out, mapped
+
+
 def _usable(retriever: Retriever, stages: Sequence[str]) -> tuple[list[str], dict]:
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -187,6 +216,10 @@ def table(report: dict, k: int) -> str:
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     lines.append(f"\ngold codes: {report['gold_codes']}, absent from the index: {report['gold_absent']:.1%}"
                  + (f" (e.g. {', '.join(report['absent_examples'][:5])})" if report["absent_examples"] else ""))
+    if report.get("mapped_to_ancestor"):
+        mapped = report["mapped_to_ancestor"]
+        lines.append(f"scored against their nearest listed ancestor: {len(mapped)} gold codes the index lacks (e.g. "
+                     + ", ".join(f"{c} -> {a}" for c, a in list(mapped.items())[:5]) + ")")
     return "\n".join(lines)
 
 

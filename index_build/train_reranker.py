@@ -29,7 +29,7 @@ from retriever.search import DEFAULT_RERANK_TOP, Retriever, reranker_settings
 
 from .train_encoder import _held_out, step, training_pairs
 
-WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # hybrid-score weights tried on the dev sets
+WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)  # hybrid-score weights tried on the dev sets
 MINE_DEPTH = 30
 
 

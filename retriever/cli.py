@@ -76,6 +76,10 @@ def parser() -> argparse.ArgumentParser:
                    help="each text is a note with a code set: split it into phrases, score the set")
     e.add_argument("--dev", metavar="FILE.jsonl", help="dev notes to choose the micro-F1 threshold on "
                                                        "(with --documents)")
+    e.add_argument("--absent", choices=("miss", "ancestor"), default="miss",
+                   help="gold codes the index lacks: count as misses (default), or score them against "
+                        "their nearest listed ancestor (for catalogue extracts with gaps); either way the "
+                        "report says how many")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--errors", metavar="FILE.jsonl", help="write each miss: query, gold, what came first")
     e.add_argument("--plot", metavar="FILE.png", help="save recall@k for k = 1..20 per stage")
@@ -240,7 +244,7 @@ def _batched(retriever, phrases, a, rerank):
 
 
 def _cmd_eval(a) -> int:
-    from evaluation.run import evaluate_documents, evaluate_phrases, plot, read_gold, table
+    from evaluation.run import evaluate_documents, evaluate_phrases, plot, read_gold, table, to_nearest_listed
     from .search import Retriever
 
     if a.dev and not a.documents:
@@ -252,10 +256,14 @@ def _cmd_eval(a) -> int:
     stages = [s.strip() for s in a.stages.split(",") if s.strip()]
     retriever = Retriever.load(a.index)
     errors = [] if a.errors else None
+    mapped = {}
+    if a.absent == "ancestor":
+        rows, mapped = to_nearest_listed(retriever, rows)
     if a.documents:
         report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet)
     else:
         report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors)
+    report["mapped_to_ancestor"] = mapped
     if a.errors:
         with open(a.errors, "w", encoding="utf-8") as f:
             for miss in errors:
@@ -265,6 +273,7 @@ def _cmd_eval(a) -> int:
     if a.json:
         out = {"stages": report["stages"], "gold": str(a.gold), "index": str(retriever.directory),
                "mode": report["mode"], "gold_codes": report["gold_codes"], "gold_absent": report["gold_absent"],
+               "mapped_to_ancestor": mapped,
                "model": retriever.manifest["model"]["name"],
                "catalogues": [c["systems"] for c in retriever.manifest["catalogues"]]}
         print(json.dumps(out, ensure_ascii=False))

@@ -62,3 +62,44 @@ def test_an_untitled_row_is_an_error_with_its_line(tmp_path):
     with pytest.raises(CatalogError, match=r"valid-codes.tsv:2: code '8000/0/H' has no title"):
         load(spec(tmp_path, f"format: delimited\nfile: {DATA / 'valid-codes.tsv'}\nsystem: X\n"
                             "columns: {code: 1, title: 2}\n"))
+
+
+OPS_SPEC = """format: delimited
+file: {f}
+system: OPS
+version: "2023"
+header: true
+columns: {{code: code, title: label}}
+title_path: ": "
+hierarchy: code-prefix
+range: "..."
+chapter: "^[0-9]$"
+"""
+
+
+def test_ops_chained_titles_and_code_prefix_hierarchy(tmp_path):
+    by_code = {e.code: e for e in load(spec(tmp_path, OPS_SPEC.format(f=DATA / "ops_parsed.csv")))}
+    assert by_code["5"].kind == "chapter" and by_code["5"].parent is None
+    assert by_code["5-42...5-54"].kind == "block" and by_code["5-42...5-54"].parent == "5"
+    assert by_code["5-47"].parent == "5-42...5-54"  # the range holds it, not only the chapter
+    assert by_code["5-470.11"].parent == "5-470.1" and by_code["5-470.x"].parent == "5-470"
+    leaf = by_code["5-470.11"]
+    assert leaf.title == "Absetzung durch Klammern (Stapler)" and leaf.is_leaf and leaf.kind == "code"
+    # the chain below chapter and range names what the own title cannot alone
+    assert leaf.synonyms == ("Operationen an der Appendix: Appendektomie: Laparoskopisch: "
+                             "Absetzung durch Klammern (Stapler)",)
+    assert not by_code["5-470.1"].is_leaf and not by_code["5-42...5-54"].is_leaf
+    # a quoted CSV label with commas stays one cell
+    assert by_code["9-40...9-41"].title == "Psychosoziale, psychosomatische Therapie"
+    assert by_code["9-40"].parent == "9-40...9-41" and by_code["9-40"].title == "Psychosoziale Interventionen"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("hierarchy: tree\n", "hierarchy must be code-prefix"),
+    ("range: '...'\n", "need hierarchy: code-prefix"),
+    ("hierarchy: code-prefix\nchapter: '[0-9'\n", "chapter: is not a regular expression"),
+])
+def test_bad_hierarchy_settings_are_named(tmp_path, extra, message):
+    with pytest.raises(CatalogError, match=message):
+        load(spec(tmp_path, f"format: delimited\nfile: {DATA / 'ops_parsed.csv'}\nsystem: OPS\nheader: true\n"
+                            f"columns: {{code: code, title: label}}\n{extra}"))

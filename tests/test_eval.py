@@ -102,3 +102,20 @@ def test_unknown_stage(capsys, tmp_path, example_index):
     gold = _write(tmp_path, "gold.jsonl", GOLD)
     code, _, err = run(capsys, "eval", "--gold", str(gold), "--index", str(example_index), "--stages", "magic")
     assert code == 2 and "unknown stage 'magic'" in err
+
+
+def test_absent_codes_can_be_scored_against_their_nearest_listed_ancestor(capsys, tmp_path, example_index):
+    gold = _write(tmp_path, "gold.jsonl", [{"text": "heart attack of the front wall, second episode",
+                                            "codes": ["CARD.MI.ANT.2"]},  # an extract lacking the child
+                                           {"text": "nothing like it", "codes": ["ZZZ.1"]}])
+    base = ("eval", "--gold", str(gold), "--index", str(example_index), "--stages", "hybrid", "--quiet")
+    _, out, _ = run(capsys, *base, "--json")
+    as_miss = json.loads(out)
+    assert as_miss["gold_absent"] == 1.0 and as_miss["mapped_to_ancestor"] == {}
+    _, out, _ = run(capsys, *base, "--json", "--absent", "ancestor")
+    mapped = json.loads(out)
+    assert mapped["mapped_to_ancestor"] == {"CARD.MI.ANT.2": "CARD.MI.ANT"}
+    assert mapped["gold_absent"] == 0.5  # ZZZ.1 has no listed ancestor: still a miss
+    assert mapped["stages"]["hybrid"]["recall@10"] > as_miss["stages"]["hybrid"]["recall@10"]
+    _, out, _ = run(capsys, *base, "--absent", "ancestor")
+    assert "nearest listed ancestor: 1 gold codes" in out and "CARD.MI.ANT.2 -> CARD.MI.ANT" in out
