@@ -240,31 +240,65 @@ def _held_out_code(code: str, seed: int, share: float) -> bool:
     return _held_out(Query("", code), seed, share)
 
 
-def judge(retriever: Retriever, sets: dict[str, tuple], top: int, min_gain: float, progress: bool) -> dict:
-    """acc@1 of hybrid and of hybrid + rerank at each weight on every dev set; the weight with the
-    best mean; on only if that beats hybrid by ``min_gain`` on every set."""
+def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int], min_gain: float,
+          progress: bool) -> dict:
+    """acc@1 of hybrid and of hybrid + rerank at each weight (and candidate count, when ``top``
+    is a list) on every dev set; the setting with the best mean; on only if that beats hybrid by
+    ``min_gain`` on every set."""
+    tops = sorted({int(t) for t in ([top] if isinstance(top, int) else top)})
     if not sets:
-        return {"weight": 0.0, "enabled": False, "why": "no dev set to judge it on", "sets": {}}
+        return {"weight": 0.0, "top": tops[-1], "enabled": False, "why": "no dev set to judge it on", "sets": {}}
     table = {}
     for name, (texts, golds) in sets.items():
-        pools = mine(retriever, texts, depth=top, progress=progress, desc=f"judging on {name}")
+        pools = mine(retriever, texts, depth=tops[-1], progress=progress, desc=f"judging on {name}")
         logits = []
         step = 64
         for at in range(0, len(texts), step):
             logits += retriever.rerank_logits(texts[at:at + step], pools[at:at + step])
         table[name] = {"queries": len(texts), "hybrid": accuracy(retriever, texts, golds, pools, None, None),
-                       "rerank": {w: accuracy(retriever, texts, golds, pools, logits, w) for w in WEIGHTS}}
-    weight = max(WEIGHTS, key=lambda w: (np.mean([t["rerank"][w] for t in table.values()]), -w))
-    gains = {name: t["rerank"][weight] - t["hybrid"] for name, t in table.items()}
+                       "rerank": {(t, w): accuracy(retriever, texts, golds, pools, [lg[:t] for lg in logits], w)
+                                  for t in tops for w in WEIGHTS}}
+    top, weight = max(((t, w) for t in tops for w in WEIGHTS),
+                      key=lambda tw: (np.mean([x["rerank"][tw] for x in table.values()]), -tw[1], -tw[0]))
+    gains = {name: t["rerank"][top, weight] - t["hybrid"] for name, t in table.items()}
     worst = min(gains, key=gains.get)
     enabled = gains[worst] >= min_gain
-    summary = "; ".join(f"{n}: acc@1 {t['hybrid']:.3f} -> {t['rerank'][weight]:.3f}" for n, t in table.items())
-    why = (f"beats hybrid on every dev set at weight {weight:g} ({summary})" if enabled else
-           f"does not beat hybrid by {min_gain:g} acc@1 on {worst} at the best weight {weight:g} ({summary})")
+    summary = "; ".join(f"{n}: acc@1 {t['hybrid']:.3f} -> {t['rerank'][top, weight]:.3f}" for n, t in table.items())
+    at = f"weight {weight:g}" + (f", top {top}" if len(tops) > 1 else "")
+    why = (f"beats hybrid on every dev set at {at} ({summary})" if enabled else
+           f"does not beat hybrid by {min_gain:g} acc@1 on {worst} at the best {at} ({summary})")
+
+    def by_weight(t: dict, n: int) -> dict:
+        return {str(w): round(t["rerank"][n, w], 4) for w in WEIGHTS}
+
     sets_out = {n: {"queries": t["queries"], "hybrid_acc@1": round(t["hybrid"], 4),
-                    "rerank_acc@1": round(t["rerank"][weight], 4),
-                    "by_weight": {str(w): round(a, 4) for w, a in t["rerank"].items()}} for n, t in table.items()}
-    return {"weight": weight, "enabled": bool(enabled), "why": why, "sets": sets_out}
+                    "rerank_acc@1": round(t["rerank"][top, weight], 4), "by_weight": by_weight(t, top),
+                    **({"by_top": {str(x): by_weight(t, x) for x in tops}} if len(tops) > 1 else {})}
+                for n, t in table.items()}
+    return {"weight": weight, "top": top, "enabled": bool(enabled), "why": why, "sets": sets_out}
+
+
+def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[int] = (10, 20, 30),
+           min_gain: float = 0.005, progress: bool = True, write: bool = True) -> dict:
+    """``medcode tune reranker``: judge the index's reranker again on (other) dev sets, over
+    candidate counts and weights, and record the verdict, without training it again."""
+    directory = Path(index).expanduser() if index else files.default_dir()
+    if not dev:
+        raise ValueError("give at least one dev gold set (--dev FILE.jsonl); never a test set")
+    retriever = Retriever.load(directory)
+    settings = reranker_settings(retriever.manifest)
+    if retriever.reranker is None or not settings:
+        raise ValueError(f"{directory} has no reranker: train one first (medcode train reranker)")
+    verdict = judge(retriever, _dev_sets(retriever, dev, []), list(tops), min_gain, progress)
+    new = {**settings, "top": verdict["top"], "weight": verdict["weight"], "enabled": verdict["enabled"],
+           "why": verdict["why"], "min_gain": min_gain, "dev": verdict["sets"]}
+    if write:
+        manifest = files.read_manifest(directory)
+        manifest["reranker"] = new
+        tmp = directory / f".{files.MANIFEST}.{os.getpid()}"
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, directory / files.MANIFEST)
+    return {"index": str(directory), "before": settings, "after": new}
 
 
 def attach(directory: Path, model_dir: Path, settings: dict) -> dict:

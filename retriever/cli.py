@@ -129,6 +129,16 @@ def parser() -> argparse.ArgumentParser:
                     help="dev gold set (repeatable; never a test set)")
     tf.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
     tf.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr2 = tusub.add_parser("reranker", help="judge the index's reranker again on dev sets: candidate count, "
+                                            "weight, on or off")
+    _index_arg(tr2)
+    tr2.add_argument("--dev", metavar="GOLD.jsonl", action="append", default=[], required=True,
+                     help="dev gold set (repeatable; never a test set)")
+    tr2.add_argument("--tops", default="10,20,30", help="candidate counts to try (default 10,20,30)")
+    tr2.add_argument("--min-gain", type=float, default=0.005,
+                     help="acc@1 it must add on every dev set to be on by default (default 0.005)")
+    tr2.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
+    tr2.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sv = sub.add_parser("serve", help="HTTP API, FHIR terminology operations and the search page")
     sv.add_argument("--index", metavar="DIR", action="append",
@@ -331,6 +341,8 @@ def _cmd_tune(a) -> int:
     for path in a.dev:
         if not Path(path).is_file():
             raise MedcodeError(f"no gold file at {path}")
+    if a.what == "reranker":
+        return _tune_reranker(a)
     r = tune(a.index, a.dev, progress=not a.quiet, write=not a.dry_run)
 
     def line(row: dict) -> str:
@@ -338,6 +350,26 @@ def _cmd_tune(a) -> int:
 
     print(f"before: {r['before']['fusion']}\n  {line(r['before'])}")
     print(f"chosen: {r['chosen']['fusion']}\n  {line(r['chosen'])}")
+    print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
+    return 0
+
+
+def _tune_reranker(a) -> int:
+    from index_build.train_reranker import retune
+
+    try:
+        tops = [int(t) for t in a.tops.split(",") if t.strip()]
+    except ValueError:
+        raise MedcodeError(f"--tops takes candidate counts such as 10,20,30, not {a.tops!r}") from None
+    if not tops or not all(1 <= t <= 100 for t in tops):
+        raise MedcodeError("--tops: candidate counts from 1 to 100")
+    try:
+        r = retune(a.index, a.dev, tops, a.min_gain, progress=not a.quiet, write=not a.dry_run)
+    except ValueError as exc:
+        raise MedcodeError(str(exc)) from None
+    before, after = r["before"], r["after"]
+    print(f"before: top {before.get('top')}, weight {before.get('weight')}, {'on' if before.get('enabled') else 'off'}")
+    print(f"after:  top {after['top']}, weight {after['weight']:g}, {'on' if after['enabled'] else 'off'}: {after['why']}")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
 

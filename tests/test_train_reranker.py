@@ -106,3 +106,31 @@ def test_extra_queries_from_a_train_split(tmp_path):
     gold = tmp_path / "train.jsonl"
     gold.write_text('{"text": "fractura de cadera", "codes": ["FX.HIP", "FX"]}\n')
     assert extra_queries([gold]) == [Query("fractura de cadera", "FX.HIP"), Query("fractura de cadera", "FX")]
+
+
+def test_tune_reranker_judges_again_over_candidate_counts(trained, tmp_path, capsys):
+    from retriever.cli import main
+
+    _, index, dev, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    before = json.loads((copy / "manifest.json").read_text())["reranker"]
+    assert main(["tune", "reranker", "--index", str(copy), "--dev", str(dev), "--tops", "2,5",
+                 "--min-gain", "-1", "--quiet"]) == 0
+    after = json.loads((copy / "manifest.json").read_text())["reranker"]
+    assert after["path"] == before["path"] and after["top"] in (2, 5) and after["enabled"]
+    assert set(after["dev"]["dev.jsonl"]["by_top"]) == {"2", "5"}
+    assert "written to" in capsys.readouterr().out
+    loaded = Retriever.load(copy)  # the manifest still verifies
+    assert loaded.rerank_settings["top"] == after["top"]
+    assert main(["tune", "reranker", "--index", str(copy), "--dev", str(dev), "--tops", "x", "--quiet"]) == 2
+    assert "--tops" in capsys.readouterr().err
+
+
+def test_tune_reranker_needs_a_reranker(example_index, tmp_path, capsys):
+    from retriever.cli import main
+
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text('{"text": "broken hip", "codes": ["FX.HIP"]}\n')
+    assert main(["tune", "reranker", "--index", str(example_index), "--dev", str(dev), "--quiet"]) == 2
+    assert "has no reranker" in capsys.readouterr().err
