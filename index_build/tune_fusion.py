@@ -18,7 +18,7 @@ from retriever import index_files as files
 from retriever.search import Retriever
 
 BM25_WEIGHTS = (0.0, 0.1, 0.2, 0.3)
-TFIDF_WEIGHTS = (0.0, 0.1, 0.3, 0.7)
+TFIDF_WEIGHTS = (0.0, 0.1, 0.3, 0.7, 1.0, 1.5)
 
 
 def grid() -> list[dict]:
