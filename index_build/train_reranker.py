@@ -295,9 +295,7 @@ def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[i
     if write:
         manifest = files.read_manifest(directory)
         manifest["reranker"] = new
-        tmp = directory / f".{files.MANIFEST}.{os.getpid()}"
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, directory / files.MANIFEST)
+        files.replace_manifest(directory, manifest)
     return {"index": str(directory), "before": settings, "after": new}
 
 
@@ -317,9 +315,7 @@ def attach(directory: Path, model_dir: Path, settings: dict) -> dict:
                               for f in sorted((directory / name).rglob("*")) if f.is_file()})
     manifest["reranker"] = {**settings, "path": name}
     manifest.pop("rerank_top", None)
-    tmp = directory / f".{files.MANIFEST}.{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, directory / files.MANIFEST)
+    files.replace_manifest(directory, manifest)
     if old and old["path"] != name and (directory / old["path"]).is_dir():
         shutil.rmtree(directory / old["path"], ignore_errors=True)
     return manifest

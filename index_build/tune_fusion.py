@@ -8,8 +8,6 @@ the sets); the best is written into the manifest, replaced in one rename.
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -67,7 +65,5 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], progress: bool = T
         manifest = files.read_manifest(directory)
         manifest["fusion"] = best["fusion"]
         manifest["fusion_tuned_on"] = sorted(sets)
-        tmp = directory / f".{files.MANIFEST}.{os.getpid()}"
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, directory / files.MANIFEST)
+        files.replace_manifest(directory, manifest)
     return {"index": str(directory), "before": before, "chosen": best, "grid": table}

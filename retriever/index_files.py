@@ -67,3 +67,11 @@ def read_manifest(directory: Path, verify: bool = True) -> dict:
                 raise IndexProblem(f"index file {f} does not match its manifest hash (corrupt or "
                                    "changed since the build); rebuild the index")
     return manifest
+
+
+def replace_manifest(directory: Path, manifest: dict) -> None:
+    """Write a changed manifest of an existing index in one rename: readers see the old one or
+    the new one, never half of it."""
+    tmp = Path(directory) / f".{MANIFEST}.{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, Path(directory) / MANIFEST)
