@@ -114,11 +114,10 @@ def to_nearest_listed(retriever: Retriever, rows: list[dict]) -> tuple[list[dict
     for row in rows:
         codes = []
         for c in row["codes"]:
-            if retriever.entry(c) is None:
-                near = nearest_listed(retriever, c)
-                if near is not None:
-                    mapped[c] = near
-                    c = near
+            near = nearest_listed(retriever, c)
+            if near is not None and near != c.strip():
+                mapped[c] = near
+                c = near
             if c not in codes:
                 codes.append(c)
         out.append({**row, "codes": codes})

@@ -159,7 +159,7 @@ def read_spec(spec_path: Path, spec: dict) -> list[Entry]:
 def code_prefix_parents(codes: list[str], range_marker: str | None) -> dict[str, str]:
     """Each code's parent: the deepest listed code or range that holds it."""
     listed = set(codes)
-    ranges = [(c, *c.split(range_marker, 1)) for c in codes if range_marker and range_marker in c]
+    ranges = [c for c in codes if range_marker and range_marker in c]
 
     def bounds(code: str) -> tuple[str, str]:
         if range_marker and range_marker in code:
@@ -179,7 +179,7 @@ def code_prefix_parents(codes: list[str], range_marker: str | None) -> dict[str,
 
     parents = {}
     for code in codes:
-        holders = [r for r, _, _ in ranges if holds(r, code)]
+        holders = [r for r in ranges if holds(r, code)]
         prefix = bounds(code)[0]
         while prefix:
             prefix = prefix[:-1]
