@@ -8,9 +8,10 @@ a dot after the third character ("r201" -> "R20.1").
     python bench/gold.py parrot --out bench/out/parrot.jsonl
     python bench/gold.py alphaid --split dev --out bench/out/german-dev.jsonl
 
-Alpha-ID-SE has no splits of its own: ``--split dev`` and ``--split test`` are two fixed halves
-drawn by a hash of the Alpha-ID, so that fusion weights can be chosen on one half and reported
-on the other.
+Alpha-ID-SE has no splits of its own: ``--split test`` is a fixed half drawn by a hash of the
+Alpha-ID; the other half is cut by a second hash into ``train`` (two thirds: pairs for ``medcode
+train``) and ``dev`` (one third: fusion weights, reranker judging), so nothing is chosen on the
+test half.
 """
 from __future__ import annotations
 
@@ -86,12 +87,16 @@ def alphaid_terms(path: Path) -> list[dict]:
     return rows
 
 
-def half(rows: list[dict], split: str) -> list[dict]:
-    """A fixed half of a set without splits: ``dev`` or ``test``, by a hash of each row's id."""
-    def in_dev(row: dict) -> bool:
-        return hashlib.sha256(f"dev-half\x1f{row['id']}".encode()).digest()[0] < 128
+def fixed_split(rows: list[dict], split: str) -> list[dict]:
+    """Fixed splits of a set without its own, by a hash of each row's id: ``test`` is one half,
+    ``train`` two thirds of the other half and ``dev`` the last third."""
+    def split_of(row: dict) -> str:
+        digest = hashlib.sha256(f"dev-half\x1f{row['id']}".encode()).digest()
+        if digest[0] >= 128:
+            return "test"
+        return "train" if digest[1] < 171 else "dev"
 
-    return [r for r in rows if in_dev(r) == (split == "dev")]
+    return [r for r in rows if split_of(r) == split]
 
 
 def parrot_documents(path: Path) -> list[dict]:
@@ -129,10 +134,10 @@ def main() -> None:
         rows = cantemist_mentions(a.data / "cantemist", a.split)
     elif a.set == "alphaid":
         rows = alphaid_terms(a.data / "alphaid_se_2020" / "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")
-        if a.split in ("dev", "test"):
-            rows = half(rows, a.split)
+        if a.split in ("train", "dev", "test"):
+            rows = fixed_split(rows, a.split)
         elif a.split != "all":
-            ap.error("alphaid: --split dev, test (two fixed halves) or all")
+            ap.error("alphaid: --split train, dev, test (fixed by hash) or all")
     else:
         rows = parrot_documents(a.data / "parrot_v0" / "Fr_sample.json")
     write(rows, a.out)

@@ -15,18 +15,28 @@ import numpy as np
 from retriever import __version__
 from retriever import index_files as files
 from retriever.bm25 import B, EPSILON, K1, Bm25
-from retriever.encoder import Encoder
+from retriever.encoder import SHIPPED_ENCODER, SHIPPED_RERANKER, Encoder, resolve
 from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
 from retriever.tokenize import LANGUAGES
 
 from .catalogs import load_all
 from .embed_cache import EmbeddingCache
+from .export import FUSION_FILE, RERANKER_FILE, card
 from .strings import index_strings
 
 # Chosen on the inclusion-term leave-out dev split (bench/tune_fusion.py); see the README.
 DEFAULT_FUSION = {"method": "linear", "weight": 0.1, "tfidf_weight": 0.7, "depth": 100, "bm25_norm": "max"}
 DENSE_INDEXES = ("hnsw", "flat")
+
+
+def default_models(catalogs: Sequence[str]) -> tuple[str | None, str | None]:
+    """Encoder and reranker when none is named: the pair medcode trained for ICD-10-CM when the
+    index is ICD-10-CM alone, else the embedded MiniLM and no reranker (the pair learned English
+    and Spanish ICD-10-CM wording and was judged only there)."""
+    if set(catalogs) == {"icd10cm"}:
+        return SHIPPED_ENCODER, SHIPPED_RERANKER
+    return None, None
 
 
 def dense_settings(kind: str) -> dict:
@@ -91,8 +101,15 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     """Build an index and return its manifest. ``language`` picks the BM25 tokenizer (stopwords;
     English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
     of the index and writes them to ``heldout.jsonl`` as evaluation gold. ``reranker`` (a
-    cross-encoder name or folder) is copied in with ``reranker_settings`` (default: on, top 20)."""
+    cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
+    (default: the folder's ``medcode_reranker.json`` verdict, else on, top 20). With no ``model``,
+    ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
+    or ``DEFAULT_FUSION``."""
     started = time.time()
+    if model is None:
+        model, shipped_reranker = default_models(catalogs)
+        reranker = shipped_reranker if reranker is None else reranker
+    reranker = reranker or None  # False: none
     if language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r} (choose from {', '.join(LANGUAGES)})")
     target = Path(index).expanduser() if index else files.default_dir()
@@ -104,6 +121,10 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
 
     encoder = Encoder(model, query_prefix, passage_prefix)
     described = encoder.describe()
+    if fusion is None:
+        fusion = (card(encoder.resolved, FUSION_FILE) or {}).get("fusion")
+    if reranker and reranker_settings is None:
+        reranker_settings = card(resolve(reranker), RERANKER_FILE)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(target)
@@ -210,7 +231,7 @@ def _place_reranker(tmp: Path, reranker: str, max_length: int) -> str:
     from retriever.rerank import Reranker
 
     Reranker.load(reranker, max_length)  # fail now, not at the first search
-    src = Path(reranker).expanduser()
+    src = Path(resolve(reranker))
     if src.is_dir():
         shutil.copytree(src, tmp / "reranker")
         return "reranker"

@@ -34,13 +34,18 @@ class Pair(NamedTuple):
     code: str
 
 
+# "unspecified" as the English, German and Spanish catalogues write it: a coder leaves it out
+UNSPECIFIED = re.compile(r",?\s*(\bunspecified\b|\bNOS\b|\bSAI\b|\bNEOM\b|\bsin especificar\b|\bno especificad[oa]\b"
+                         r"|\bnicht näher bezeichnet\b|\bo\.n\.A\.)")
+
+
 def _variants(title: str) -> list[str]:
     """Rewordings a coder types: the part after a comma first, and without "unspecified"/"NOS"."""
     out = []
     parts = [p for p in title.split(", ") if p]
     if len(parts) > 1:
         out.append(" ".join(parts[1:] + parts[:1]))
-    bare = re.sub(r",?\s*\b(unspecified|NOS)\b", "", title).strip(" ,")
+    bare = UNSPECIFIED.sub("", title).strip(" ,")
     if bare and bare != title:
         out.append(bare)
     return [v for v in out if v.lower() != title.lower()]

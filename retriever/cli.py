@@ -32,10 +32,14 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build an index from catalogues")
     b.add_argument("--catalog", action="extend", nargs="+", metavar="NAME|PATH",
                    help="built-in catalogue (icd10cm) or a YAML/CSV/TSV file; several allowed")
-    b.add_argument("--model", metavar="NAME|PATH", help="sentence-transformers model "
-                                                       "(default: the embedded all-MiniLM-L6-v2)")
+    b.add_argument("--model", metavar="NAME|PATH",
+                   help="sentence-transformers model (default: medcode-icd10cm-encoder, trained for "
+                        "ICD-10-CM, when the index is icd10cm alone; else the embedded all-MiniLM-L6-v2)")
     _index_arg(b)
-    b.add_argument("--reranker", metavar="NAME|PATH", help="cross-encoder to rerank with")
+    b.add_argument("--reranker", metavar="NAME|PATH",
+                   help="cross-encoder to rerank with (default: medcode-icd10cm-reranker when --model "
+                        "is left to its default on icd10cm; else none)")
+    b.add_argument("--no-reranker", action="store_true", help="build without a cross-encoder")
     b.add_argument("--cache", metavar="DIR", help="embedding cache (default: $MEDCODE_CACHE, "
                                                   "else ~/.cache/medcode/embeddings)")
     b.add_argument("--context", choices=("none", "vague", "all"), default="none",
@@ -161,6 +165,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print everything as one JSON object")
     d.add_argument("--limit", type=int, default=20, help="rows shown per list in the table (default 20)")
 
+    x = sub.add_parser("export", help="an index's trained encoder or reranker as a folder other builds can use")
+    x.add_argument("part", choices=("encoder", "reranker"))
+    _index_arg(x)
+    x.add_argument("--out", required=True, metavar="DIR", help="folder to write (replaced whole)")
+    x.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16: half the size)")
+
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
     i.add_argument("--json", action="store_true")
@@ -170,7 +180,10 @@ def parser() -> argparse.ArgumentParser:
 def _cmd_build(a) -> int:
     from index_build.build import build
 
-    m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache, reranker=a.reranker,
+    if a.no_reranker and a.reranker:
+        raise MedcodeError("--reranker and --no-reranker exclude each other")
+    m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache,
+              reranker=False if a.no_reranker else a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
               query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index,
               language=a.language)
@@ -178,6 +191,10 @@ def _cmd_build(a) -> int:
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "
           f"({c['newly_embedded']} newly embedded), model {m['model']['name']}, {m['build_seconds']} s")
+    r = m.get("reranker")
+    if r:
+        print(f"reranker {r['path']}: {'on' if r.get('enabled', True) else 'off'} by default, top {r.get('top')}, "
+              f"weight {r.get('weight')}")
     return 0
 
 
@@ -456,13 +473,22 @@ def _cmd_info(a) -> int:
     return 0
 
 
+def _cmd_export(a) -> int:
+    from index_build.export import export
+
+    r = export(a.part, a.index, a.out, fp32=a.fp32)
+    print(f"exported the {r['part']} {r['source']} to {r['out']} ({r['bytes'] / 2**20:.1f} MiB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     if a.command != "build":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
-                "tune": _cmd_tune, "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info}[a.command](a)
+                "tune": _cmd_tune, "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info,
+                "export": _cmd_export}[a.command](a)
     except MedcodeError as exc:
         print(f"medcode: error: {exc}", file=sys.stderr)
         return 2

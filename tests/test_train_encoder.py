@@ -14,6 +14,8 @@ def test_variants_reword_the_title():
     assert _variants("Fracture of femur, right") == ["right Fracture of femur"]
     assert "Asthma" in _variants("Asthma, unspecified")
     assert _variants("Asthma") == []
+    assert "Cholera" in _variants("Cholera, nicht näher bezeichnet")
+    assert "Carcinoma in situ" in _variants("Carcinoma in situ, SAI")
 
 
 def test_pairs_never_hold_synonyms_left_out_of_the_index(tmp_path, cache_dir):

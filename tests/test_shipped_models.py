@@ -1,0 +1,103 @@
+"""The models medcode ships, the defaults that pick them, and ``medcode export`` that made them."""
+import json
+
+import numpy as np
+import pytest
+
+from index_build.build import DEFAULT_FUSION, build, default_models
+from index_build.export import FUSION_FILE, RERANKER_FILE, export
+from retriever import Retriever
+from retriever.cli import main
+from retriever.encoder import SHIPPED_DIR, SHIPPED_ENCODER, SHIPPED_RERANKER, Encoder, resolve
+from retriever.errors import ModelProblem
+from retriever.rerank import Reranker
+
+from .conftest import EXAMPLE
+
+
+def test_shipped_names_resolve_inside_the_package():
+    for name in (SHIPPED_ENCODER, SHIPPED_RERANKER):
+        path = resolve(name)
+        assert path.startswith(str(SHIPPED_DIR)) and (SHIPPED_DIR / path / "config.json").is_file()
+
+
+def test_icd10cm_alone_gets_the_shipped_pair_other_catalogues_minilm():
+    assert default_models(["icd10cm"]) == (SHIPPED_ENCODER, SHIPPED_RERANKER)
+    assert default_models(["icd10cm", "my.yaml"]) == (None, None)
+    assert default_models(["who-icd10"]) == (None, None)
+
+
+def test_shipped_encoder_loads_as_float32_and_knows_lay_terms():
+    encoder = Encoder(SHIPPED_ENCODER)
+    assert encoder.dimension == 384
+    assert {p.dtype for p in encoder.model.parameters()} == {__import__("torch").float32}
+    titles = ["Acute myocardial infarction, unspecified", "Fracture of femur", "Asthma, unspecified"]
+    best = (encoder.queries(["heart attack", "broken thigh bone", "wheezing attacks"]) @ encoder.passages(titles).T)
+    assert list(best.argmax(axis=1)) == [0, 1, 2]
+
+
+def test_shipped_reranker_carries_its_verdict_and_ranks():
+    card = json.loads((SHIPPED_DIR / "icd10cm-reranker" / RERANKER_FILE).read_text())
+    assert card["enabled"] is True and card["top"] >= 1 and card["weight"] >= 0 and card["dev"]
+    reranker = Reranker.load(SHIPPED_RERANKER, card["max_length"], card["quantize"])
+    scores = reranker.score([("heart attack", "Acute myocardial infarction, unspecified"),
+                             ("heart attack", "Fracture of femur")])
+    assert scores[0] > scores[1]
+
+
+def test_a_missing_shipped_model_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr("retriever.encoder.SHIPPED_DIR", tmp_path)
+    with pytest.raises(ModelProblem, match="not in this install"):
+        resolve(SHIPPED_ENCODER)
+
+
+@pytest.fixture(scope="module")
+def judged_index(tmp_path_factory, tiny_encoder, tiny_cross_encoder, cache_dir):
+    """An index whose fusion and reranker verdict differ from the defaults, as after tuning."""
+    index = tmp_path_factory.mktemp("judged") / "index"
+    fusion = {**DEFAULT_FUSION, "weight": 0.0, "tfidf_weight": 0.3}
+    settings = {"top": 7, "weight": 4.0, "enabled": False, "why": "judged on dev", "max_length": 32}
+    build([str(EXAMPLE)], index, tiny_encoder, cache=cache_dir, fusion=fusion, reranker=tiny_cross_encoder,
+          reranker_settings=settings, progress=False)
+    return index, fusion, settings
+
+
+def test_export_halves_the_weights_and_keeps_what_was_judged(judged_index, tmp_path, tiny_encoder, cache_dir):
+    index, fusion, settings = judged_index
+    enc = export("encoder", index, tmp_path / "enc")
+    rr = export("reranker", index, tmp_path / "rr")
+    assert enc["card"]["fusion"] == fusion
+    assert {k: rr["card"][k] for k in settings} == settings
+    full = sum(f.stat().st_size for f in (index / "reranker").rglob("*.safetensors"))
+    half = sum(f.stat().st_size for f in (tmp_path / "rr").rglob("*.safetensors"))
+    assert half < 0.6 * full
+    texts = ["heart attack", "broken hip"]
+    a, b = Encoder(tiny_encoder).queries(texts), Encoder(str(tmp_path / "enc")).queries(texts)
+    assert np.min(np.sum(a * b, axis=1)) > 0.999
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    # a build with the exported pair starts from the judged settings, not the defaults
+    rebuilt = tmp_path / "rebuilt"
+    m = build([str(EXAMPLE)], rebuilt, str(tmp_path / "enc"), cache=cache_dir, reranker=str(tmp_path / "rr"),
+              progress=False)
+    assert m["fusion"] == fusion
+    assert {k: m["reranker"][k] for k in settings} == settings
+    assert Retriever.load(rebuilt).search("asthma").rerank.startswith("skipped: the reranker is off")
+    # named settings still win over the card, and --no-reranker leaves it out
+    m = build([str(EXAMPLE)], rebuilt, str(tmp_path / "enc"), cache=cache_dir, fusion=DEFAULT_FUSION,
+              reranker=False, progress=False)
+    assert m["fusion"] == DEFAULT_FUSION and m["reranker"] is None
+
+
+def test_export_cli_and_its_errors(judged_index, example_index, tmp_path, capsys):
+    index, _, _ = judged_index
+    assert main(["export", "reranker", "--index", str(index), "--out", str(tmp_path / "rr"), "--fp32"]) == 0
+    assert "MiB" in capsys.readouterr().out and (tmp_path / "rr" / RERANKER_FILE).is_file()
+    assert main(["export", "reranker", "--index", str(example_index), "--out", str(tmp_path / "x")]) == 2
+    assert "has no reranker" in capsys.readouterr().err
+    # the example index was built with the embedded MiniLM: exported too, with its fusion
+    assert main(["export", "encoder", "--index", str(example_index), "--out", str(tmp_path / "e")]) == 0
+    assert json.loads((tmp_path / "e" / FUSION_FILE).read_text())["fusion"] == DEFAULT_FUSION
+    assert main(["build", "--catalog", str(EXAMPLE), "--index", str(tmp_path / "i"), "--reranker", "x",
+                 "--no-reranker"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
