@@ -193,7 +193,7 @@ def _cmd_build(a) -> int:
           f"({c['newly_embedded']} newly embedded), model {m['model']['name']}, {m['build_seconds']} s")
     r = m.get("reranker")
     if r:
-        print(f"reranker {r['path']}: {'on' if r.get('enabled', True) else 'off'} by default, top {r.get('top')}, "
+        print(f"with a reranker, {'on' if r.get('enabled', True) else 'off'} by default: top {r.get('top')}, "
               f"weight {r.get('weight')}")
     return 0
 
