@@ -130,7 +130,7 @@ def _dev_sets(retriever: Retriever, dev: Sequence[str | Path], held: list[Query]
 def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequence[str | Path] = (),
           minutes: float = 50, epochs: int = 1, batch_size: int = 16, group_size: int = 8, lr: float = 5e-5,
           seed: int = 0, held_out_share: float = 0.02, max_length: int = 48, top: int = DEFAULT_RERANK_TOP,
-          quantize: str | None = "int8", min_gain: float = 0.005, max_queries: int | None = None,
+          quantize: str | None = None, min_gain: float = 0.005, max_queries: int | None = None,
           extra: Sequence[str | Path] = (), progress: bool = True) -> dict:
     """Train a cross-encoder on the index's catalogue, choose its weight on the dev sets and put
     it into the index (switched on only if it beats hybrid on every dev set). Returns a report."""
@@ -279,16 +279,25 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
 
 
 def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[int] = (10, 20, 30),
-           min_gain: float = 0.005, progress: bool = True, write: bool = True) -> dict:
+           min_gain: float = 0.005, progress: bool = True, write: bool = True,
+           quantize: str | None | bool = False) -> dict:
     """``medcode tune reranker``: judge the index's reranker again on (other) dev sets, over
-    candidate counts and weights, and record the verdict, without training it again."""
+    candidate counts and weights, and record the verdict, without training it again.
+    ``quantize`` ("int8" or None) judges and records it at that precision; False keeps the
+    index's: int8 noise moves logits by ~0.1, enough to change a verdict."""
     directory = Path(index).expanduser() if index else files.default_dir()
     if not dev:
         raise ValueError("give at least one dev gold set (--dev FILE.jsonl); never a test set")
     retriever = Retriever.load(directory)
-    settings = reranker_settings(retriever.manifest)
+    settings = before = reranker_settings(retriever.manifest)
     if retriever.reranker is None or not settings:
         raise ValueError(f"{directory} has no reranker: train one first (medcode train reranker)")
+    if quantize is not False and quantize != settings.get("quantize"):
+        from retriever.rerank import Reranker
+
+        settings = {**settings, "quantize": quantize}
+        retriever.reranker = Reranker.load(str(directory / settings["path"]),
+                                           max_length=int(settings.get("max_length", 64)), quantize=quantize)
     verdict = judge(retriever, _dev_sets(retriever, dev, []), list(tops), min_gain, progress)
     new = {**settings, "top": verdict["top"], "weight": verdict["weight"], "enabled": verdict["enabled"],
            "why": verdict["why"], "min_gain": min_gain, "dev": verdict["sets"]}
@@ -296,7 +305,7 @@ def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[i
         manifest = files.read_manifest(directory)
         manifest["reranker"] = new
         files.replace_manifest(directory, manifest)
-    return {"index": str(directory), "before": settings, "after": new}
+    return {"index": str(directory), "before": before, "after": new}
 
 
 def attach(directory: Path, model_dir: Path, settings: dict) -> dict:

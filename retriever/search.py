@@ -18,7 +18,8 @@ MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them exactly
 STAGES = ("bm25", "tfidf", "dense", "hybrid")
-DEFAULT_RERANK_TOP = 20  # 30 candidates cost 100 ms on 2 cores even with int8; 20 cost 45 ms (README)
+# fp32 at 48 tokens: 10 candidates keep a search near 57 ms p50 on 2 cores, 20 cost 110 ms (README)
+DEFAULT_RERANK_TOP = 10
 
 
 class Candidate(NamedTuple):

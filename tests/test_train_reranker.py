@@ -127,6 +127,24 @@ def test_tune_reranker_judges_again_over_candidate_counts(trained, tmp_path, cap
     assert "--tops" in capsys.readouterr().err
 
 
+def test_tune_reranker_records_the_precision_it_judged(trained, tmp_path, capsys):
+    from retriever.cli import main
+
+    _, index, dev, _ = trained
+    assert json.loads((index / "manifest.json").read_text())["reranker"]["quantize"] is None  # fp32 by default
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    assert main(["tune", "reranker", "--index", str(copy), "--dev", str(dev), "--tops", "5",
+                 "--quantize", "int8", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "before: top 5, weight" in out and ", fp32, " in out.splitlines()[0] and ", int8, " in out.splitlines()[1]
+    assert json.loads((copy / "manifest.json").read_text())["reranker"]["quantize"] == "int8"
+    import torch
+
+    linear = Retriever.load(copy).reranker.model.model.classifier
+    assert isinstance(linear, torch.ao.nn.quantized.dynamic.Linear)
+
+
 def test_tune_reranker_needs_a_reranker(example_index, tmp_path, capsys):
     from retriever.cli import main
 
