@@ -6,6 +6,7 @@ miss: plurals and derivations ("femoral"/"femur"), Spanish or German spellings o
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from typing import Sequence
 
@@ -35,25 +36,32 @@ class CharTfidf(TermColumns):
 
     @classmethod
     def build(cls, strings: Sequence[str]) -> "CharTfidf":
-        docs = [grams(s) for s in strings]
-        df: Counter = Counter()
-        for d in docs:
-            df.update(d.keys())
-        n = len(docs)
-        vocab = {g: j for j, g in enumerate(sorted(df))}
-        idf = [math.log((1 + n) / (1 + df[g])) + 1 for g in sorted(df)]
-        postings: list[list[tuple[int, float]]] = [[] for _ in vocab]
-        for i, d in enumerate(docs):
-            weights = {vocab[g]: tf * idf[vocab[g]] for g, tf in d.items()}
-            length = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for j, w in weights.items():
-                postings[j].append((i, w / length))
-        colptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        colptr[1:] = np.cumsum([len(p) for p in postings])
-        total = int(colptr[-1])
-        rows = np.fromiter((i for p in postings for i, _ in p), dtype=np.int32, count=total)
-        weights = np.fromiter((w for p in postings for _, w in p), dtype=np.float32, count=total)
-        return cls(vocab, weights, rows, colptr, np.array(idf, dtype=np.float32), n)
+        # flat (string, 3-gram, tf) arrays instead of a list of tuples per 3-gram: the tuples
+        # took 1 GiB over ICD-10-CM and made this the peak of a whole build
+        ids: dict[str, int] = {}
+        row_of, gram_of, tf_of = array("i"), array("i"), array("f")
+        for i, s in enumerate(strings):
+            for g, tf in grams(s).items():
+                row_of.append(i)
+                gram_of.append(ids.setdefault(g, len(ids)))
+                tf_of.append(tf)
+        n = len(strings)
+        rows = np.frombuffer(row_of, dtype=np.int32)
+        names = sorted(ids)
+        vocab = {g: j for j, g in enumerate(names)}
+        renumber = np.empty(len(ids), dtype=np.int64)
+        renumber[[ids[g] for g in names]] = np.arange(len(names))
+        cols = renumber[np.frombuffer(gram_of, dtype=np.int32)]
+        df = np.bincount(cols, minlength=len(names)).astype(np.float64)
+        idf = np.log((1 + n) / (1 + df)) + 1
+        weights = np.frombuffer(tf_of, dtype=np.float32).astype(np.float64) * idf[cols]
+        length = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
+        weights /= np.where(length > 0, length, 1.0)[rows]
+        order = np.lexsort((rows, cols))  # by 3-gram, then by string
+        colptr = np.zeros(len(names) + 1, dtype=np.int64)
+        colptr[1:] = np.cumsum(df.astype(np.int64))
+        return cls(vocab, weights[order].astype(np.float32), rows[order].astype(np.int32), colptr,
+                   idf.astype(np.float32), n)
 
     def scores(self, text: str) -> np.ndarray:
         """Cosine similarity of the query to every string."""
