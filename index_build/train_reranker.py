@@ -29,6 +29,8 @@ from retriever.search import DEFAULT_RERANK_TOP, Retriever, reranker_settings
 
 from .train_encoder import _held_out, step, training_pairs
 
+HELD_OUT = "held-out catalogue names"
+
 WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)  # hybrid-score weights tried on the dev sets
 MINE_DEPTH = 30
 
@@ -123,8 +125,23 @@ def _dev_sets(retriever: Retriever, dev: Sequence[str | Path], held: list[Query]
         rows = read_gold(path)
         sets[Path(path).name] = ([r["text"] for r in rows], [{norm(c) for c in r["codes"]} for r in rows])
     if held:
-        sets["held-out catalogue names"] = ([q.text for q in held], [{norm(q.code)} for q in held])
+        sets[HELD_OUT] = ([q.text for q in held], [{norm(q.code)} for q in held])
     return sets
+
+
+def decide(gains: dict[str, float], min_gain: float) -> tuple[bool, str]:
+    """On only if it beats hybrid by ``min_gain`` on every gold dev set. Held-out catalogue names
+    are a guard beside gold sets (it must not lose more than ``min_gain`` there), not a set it
+    must gain on: they are a few hundred names, where one name is 0.3 points, and titles the
+    encoder already matches, so they vetoed a reranker that gained 9 points on CANTEMIST's dev
+    set. Without a gold set they are all there is, and it must gain on them."""
+    gold = [n for n in gains if n != HELD_OUT]
+    for name in gold or list(gains):
+        if gains[name] < min_gain:
+            return False, f"does not beat hybrid by {min_gain:g} acc@1 on {name}"
+    if gold and HELD_OUT in gains and gains[HELD_OUT] < -min_gain:
+        return False, f"loses more than {min_gain:g} acc@1 on the {HELD_OUT}"
+    return True, "beats hybrid on every dev set" + (f" and keeps the {HELD_OUT}" if gold and HELD_OUT in gains else "")
 
 
 def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequence[str | Path] = (),
@@ -243,8 +260,7 @@ def _held_out_code(code: str, seed: int, share: float) -> bool:
 def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int], min_gain: float,
           progress: bool) -> dict:
     """acc@1 of hybrid and of hybrid + rerank at each weight (and candidate count, when ``top``
-    is a list) on every dev set; the setting with the best mean; on only if that beats hybrid by
-    ``min_gain`` on every set."""
+    is a list) on every dev set; the setting with the best mean; on or off by ``decide``."""
     tops = sorted({int(t) for t in ([top] if isinstance(top, int) else top)})
     if not sets:
         return {"weight": 0.0, "top": tops[-1], "enabled": False, "why": "no dev set to judge it on", "sets": {}}
@@ -260,13 +276,10 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
                                   for t in tops for w in WEIGHTS}}
     top, weight = max(((t, w) for t in tops for w in WEIGHTS),
                       key=lambda tw: (np.mean([x["rerank"][tw] for x in table.values()]), -tw[1], -tw[0]))
-    gains = {name: t["rerank"][top, weight] - t["hybrid"] for name, t in table.items()}
-    worst = min(gains, key=gains.get)
-    enabled = gains[worst] >= min_gain
+    enabled, reason = decide({name: t["rerank"][top, weight] - t["hybrid"] for name, t in table.items()}, min_gain)
     summary = "; ".join(f"{n}: acc@1 {t['hybrid']:.3f} -> {t['rerank'][top, weight]:.3f}" for n, t in table.items())
     at = f"weight {weight:g}" + (f", top {top}" if len(tops) > 1 else "")
-    why = (f"beats hybrid on every dev set at {at} ({summary})" if enabled else
-           f"does not beat hybrid by {min_gain:g} acc@1 on {worst} at the best {at} ({summary})")
+    why = f"{reason} at {'' if enabled else 'the best '}{at} ({summary})"
 
     def by_weight(t: dict, n: int) -> dict:
         return {str(w): round(t["rerank"][n, w], 4) for w in WEIGHTS}

@@ -71,6 +71,18 @@ def test_verdict_follows_the_threshold(trained):
     assert not judge(r, {}, 5, 0.0, False)["enabled"]
 
 
+def test_held_out_names_guard_but_do_not_veto_a_gain_on_gold_sets():
+    from index_build.train_reranker import HELD_OUT, decide
+
+    assert decide({"dev.jsonl": 0.09, HELD_OUT: -0.003}, 0.005)[0]  # one name of 300 lost
+    on, why = decide({"dev.jsonl": 0.09, HELD_OUT: -0.02}, 0.005)
+    assert not on and "loses more than 0.005" in why
+    on, why = decide({"dev.jsonl": 0.004, HELD_OUT: 0.05}, 0.005)
+    assert not on and "on dev.jsonl" in why
+    assert not decide({"a.jsonl": 0.02, "b.jsonl": 0.0}, 0.005)[0]  # every gold set must gain
+    assert not decide({HELD_OUT: 0.003}, 0.005)[0] and decide({HELD_OUT: 0.01}, 0.005)[0]  # alone, it must gain
+
+
 def test_training_again_replaces_the_reranker(trained, tiny_cross_encoder):
     work, index, dev, report = trained
     first = json.loads((index / "manifest.json").read_text())["reranker"]["path"]
