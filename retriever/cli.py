@@ -477,6 +477,7 @@ def _cmd_info(a) -> int:
     r = reranker_settings(m)
     if r:
         print(f"reranker   {r['path']}, top {r.get('top')}, weight {r.get('weight')}, "
+              f"max length {r.get('max_length', 64)}, {r.get('quantize') or 'fp32'}, "
               f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
     else:
         print("reranker   none")

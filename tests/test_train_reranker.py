@@ -151,6 +151,8 @@ def test_tune_reranker_records_the_precision_it_judged(trained, tmp_path, capsys
     out = capsys.readouterr().out
     assert "before: top 5, weight" in out and ", fp32, " in out.splitlines()[0] and ", int8, " in out.splitlines()[1]
     assert json.loads((copy / "manifest.json").read_text())["reranker"]["quantize"] == "int8"
+    assert main(["info", "--index", str(copy)]) == 0
+    assert "top 5, weight" in (info := capsys.readouterr().out) and ", int8, " in info
     import torch
 
     linear = Retriever.load(copy).reranker.model.model.classifier
