@@ -102,7 +102,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
     of the index and writes them to ``heldout.jsonl`` as evaluation gold. ``reranker`` (a
     cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
-    (default: the folder's ``medcode_reranker.json`` verdict, else on, top 20). With no ``model``,
+    (default: the folder's ``medcode_reranker.json`` verdict, else on, ``DEFAULT_RERANK_TOP``). With no ``model``,
     ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
     or ``DEFAULT_FUSION``."""
     started = time.time()

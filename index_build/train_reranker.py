@@ -293,24 +293,19 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
 
 def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[int] = (10, 20, 30),
            min_gain: float = 0.005, progress: bool = True, write: bool = True,
-           quantize: str | None | bool = False) -> dict:
+           quantize: str | None = None) -> dict:
     """``medcode tune reranker``: judge the index's reranker again on (other) dev sets, over
     candidate counts and weights, and record the verdict, without training it again.
-    ``quantize`` ("int8" or None) judges and records it at that precision; False keeps the
+    ``quantize`` ("int8" or "none") judges and records it at that precision; None keeps the
     index's: int8 noise moves logits by ~0.1, enough to change a verdict."""
     directory = Path(index).expanduser() if index else files.default_dir()
     if not dev:
         raise ValueError("give at least one dev gold set (--dev FILE.jsonl); never a test set")
-    retriever = Retriever.load(directory)
-    settings = before = reranker_settings(retriever.manifest)
+    overrides = None if quantize is None else {"quantize": None if quantize == "none" else quantize}
+    retriever = Retriever.load(directory, rerank_overrides=overrides)
+    before, settings = reranker_settings(retriever.manifest), retriever.rerank_settings
     if retriever.reranker is None or not settings:
         raise ValueError(f"{directory} has no reranker: train one first (medcode train reranker)")
-    if quantize is not False and quantize != settings.get("quantize"):
-        from retriever.rerank import Reranker
-
-        settings = {**settings, "quantize": quantize}
-        retriever.reranker = Reranker.load(str(directory / settings["path"]),
-                                           max_length=int(settings.get("max_length", 64)), quantize=quantize)
     verdict = judge(retriever, _dev_sets(retriever, dev, []), list(tops), min_gain, progress)
     new = {**settings, "top": verdict["top"], "weight": verdict["weight"], "enabled": verdict["enabled"],
            "why": verdict["why"], "min_gain": min_gain, "dev": verdict["sets"]}

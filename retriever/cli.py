@@ -375,6 +375,10 @@ def _cmd_tune(a) -> int:
     return 0
 
 
+def _precision(reranker: dict) -> str:
+    return reranker.get("quantize") or "fp32"
+
+
 def _tune_reranker(a) -> int:
     from index_build.train_reranker import retune
 
@@ -385,17 +389,13 @@ def _tune_reranker(a) -> int:
     if not tops or not all(1 <= t <= 100 for t in tops):
         raise MedcodeError("--tops: candidate counts from 1 to 100")
     try:
-        quantize = False if a.quantize is None else (None if a.quantize == "none" else a.quantize)
-        r = retune(a.index, a.dev, tops, a.min_gain, progress=not a.quiet, write=not a.dry_run, quantize=quantize)
+        r = retune(a.index, a.dev, tops, a.min_gain, progress=not a.quiet, write=not a.dry_run, quantize=a.quantize)
     except ValueError as exc:
         raise MedcodeError(str(exc)) from None
     before, after = r["before"], r["after"]
-    def precision(s: dict) -> str:
-        return s.get("quantize") or "fp32"
-
-    print(f"before: top {before.get('top')}, weight {before.get('weight')}, {precision(before)}, "
+    print(f"before: top {before.get('top')}, weight {before.get('weight')}, {_precision(before)}, "
           f"{'on' if before.get('enabled') else 'off'}")
-    print(f"after:  top {after['top']}, weight {after['weight']:g}, {precision(after)}, "
+    print(f"after:  top {after['top']}, weight {after['weight']:g}, {_precision(after)}, "
           f"{'on' if after['enabled'] else 'off'}: {after['why']}")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
@@ -477,7 +477,7 @@ def _cmd_info(a) -> int:
     r = reranker_settings(m)
     if r:
         print(f"reranker   {r['path']}, top {r.get('top')}, weight {r.get('weight')}, "
-              f"max length {r.get('max_length', 64)}, {r.get('quantize') or 'fp32'}, "
+              f"max length {r.get('max_length', 64)}, {_precision(r)}, "
               f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
     else:
         print("reranker   none")

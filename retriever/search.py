@@ -120,8 +120,11 @@ class Retriever:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, directory: str | Path | None = None, model: str | None = None,
-             reranker: str | None = None, verify: bool = True) -> "Retriever":
-        """Open an index after checking its manifest; ``model`` must match the one it was built with."""
+             reranker: str | None = None, verify: bool = True,
+             rerank_overrides: dict | None = None) -> "Retriever":
+        """Open an index after checking its manifest; ``model`` must match the one it was built with.
+        ``rerank_overrides`` win over the manifest's reranker settings (``tune reranker`` judges it
+        at another precision)."""
         import faiss
 
         directory = Path(directory).expanduser() if directory else files.default_dir()
@@ -156,6 +159,8 @@ class Retriever:
         if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings == tfidf.n_strings):
             raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
         settings = reranker_settings(manifest)
+        if settings and rerank_overrides:
+            settings = {**settings, **rerank_overrides}
         if reranker:
             settings = {"path": reranker, "enabled": True, "top": DEFAULT_RERANK_TOP, "weight": 0.0,
                         "why": "chosen for this session"}
@@ -367,7 +372,7 @@ class Retriever:
     def rerank(self, texts: Sequence[str], pools: list[list], weight: float | None = None) -> list[list]:
         """Reorder each pool's head by the cross-encoder's score plus ``weight`` times the hybrid
         score (the manifest's weight unless given); the rest of the pool keeps its order."""
-        n = int(self.rerank_settings.get("top", 20))
+        n = int(self.rerank_settings.get("top", DEFAULT_RERANK_TOP))
         weight = float(self.rerank_settings.get("weight", 0.0) if weight is None else weight)
         logits = self.rerank_logits(texts, [pool[:n] for pool in pools])
         out = []
