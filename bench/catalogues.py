@@ -50,7 +50,7 @@ from retriever import Retriever
 t = time.perf_counter()
 r = Retriever.load(sys.argv[1])
 loaded = time.perf_counter() - t
-titles = [e[r._col["title"]] for e in r.entries[:: max(1, len(r.entries) // 50)]][:50]
+titles = r.entries.title[:: max(1, len(r.entries) // 50)][:50]
 times = []
 for q in titles:
     t = time.perf_counter()

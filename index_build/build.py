@@ -15,19 +15,25 @@ import numpy as np
 from retriever import __version__
 from retriever import index_files as files
 from retriever.bm25 import B, EPSILON, K1, Bm25
-from retriever.encoder import SHIPPED_ENCODER, SHIPPED_RERANKER, Encoder, resolve
+from retriever.encoder import DEFAULT_MODEL, SHIPPED_ENCODER, SHIPPED_RERANKER, resolve
+from retriever import entries as entry_files
+from retriever.hierarchy import parents_and_roots
+from retriever.onnx_models import OnnxEncoder
 from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
 from retriever.tokenize import LANGUAGES
 
 from .catalogs import load_all
 from .embed_cache import EmbeddingCache
+from .embed_cache import default_dir as embed_cache_dir
 from .export import FUSION_FILE, RERANKER_FILE, card
+from .onnx_export import SHIPPED_ONNX, export_cross_encoder, export_encoder
 from .strings import index_strings
 
 # Chosen on the inclusion-term leave-out dev split (bench/tune_fusion.py); see the README.
 DEFAULT_FUSION = {"method": "linear", "weight": 0.1, "tfidf_weight": 0.7, "depth": 100, "bm25_norm": "max"}
 DENSE_INDEXES = ("hnsw", "flat")
+ENCODER_DIR, RERANKER_DIR = "encoder", "reranker"
 
 
 def default_models(catalogs: Sequence[str]) -> tuple[str | None, str | None]:
@@ -51,7 +57,7 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="str", disable=not enabled, file=sys.stderr)
 
 
-def _encode_with_progress(encoder: Encoder, show: bool):
+def _encode_with_progress(encoder: OnnxEncoder, show: bool):
     def encode(texts: list[str]) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
         out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
@@ -119,10 +125,9 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     if not strings:
         raise ValueError("the catalogues hold no code that can be suggested")
 
-    encoder = Encoder(model, query_prefix, passage_prefix)
-    described = encoder.describe()
+    model = model or DEFAULT_MODEL
     if fusion is None:
-        fusion = (card(encoder.resolved, FUSION_FILE) or {}).get("fusion")
+        fusion = (card(resolve(model), FUSION_FILE) or {}).get("fusion")
     if reranker and reranker_settings is None:
         reranker_settings = card(resolve(reranker), RERANKER_FILE)
 
@@ -132,14 +137,23 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        cache_root = Path(cache).expanduser() if cache else None
+        # the index carries its encoder as ONNX; the build embeds with that very model, so the
+        # vectors in the index are the ones a search compares against
+        cache_root = Path(cache).expanduser() if cache else embed_cache_dir()
+        exported = export_encoder(model, tmp / ENCODER_DIR, cache=cache_root)
+        encoder = OnnxEncoder(tmp / ENCODER_DIR,
+                              exported["query_prompt"] if query_prefix is None else query_prefix,
+                              exported["passage_prompt"] if passage_prefix is None else passage_prefix)
+        described = {"name": model, "dimension": encoder.dimension, "fingerprint": exported["source_fingerprint"],
+                     "query_prefix": encoder.query_prefix, "passage_prefix": encoder.passage_prefix,
+                     "runtime": "onnx", "path": ENCODER_DIR}
         store = EmbeddingCache(cache_root, f"{described['fingerprint']}\x1f{encoder.passage_prefix}",
                                encoder.dimension)
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, encoder, described,
                           reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind), language=language,
-                          embedded=embedded, started=started)
+                          embedded=embedded, started=started, cache=cache_root)
         _swap(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -167,17 +181,22 @@ def dense_index(vectors: np.ndarray, settings: dict):
 
 
 def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, described, *, reranker,
-           reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language) -> dict:
+           reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language, cache) -> dict:
     import faiss
 
     def dump(name: str, obj) -> None:
         with open(tmp / name, "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
 
-    dump(files.ENTRIES, [list(e) for e in entries])
+    rows = [list(e) for e in entries]
+    dump(files.ENTRIES, rows)
+    entry_files.write(tmp, rows, dump)
     dump(files.STRINGS, {"text": [s.text for s in strings], "code": [entries[s.entry].code for s in strings],
                          "kind": [s.kind for s in strings]})
     np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
+    parent, root = parents_and_roots(rows)
+    np.save(tmp / files.ENTRY_PARENT, parent, allow_pickle=False)
+    np.save(tmp / files.ENTRY_ROOT, root, allow_pickle=False)
     np.save(tmp / files.EMBEDDINGS, vectors, allow_pickle=False)
     faiss.write_index(dense_index(vectors, dense), str(tmp / files.FAISS))
     bm25 = Bm25.build([s.text for s in strings], language=language)
@@ -193,7 +212,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
     if reranker:
         reranker = {"top": DEFAULT_RERANK_TOP, "weight": 0.0, "enabled": True,
                     "why": "given at build time, not evaluated by medcode", **(reranker_settings or {}),
-                    "path": _place_reranker(tmp, reranker, (reranker_settings or {}).get("max_length", 64))}
+                    "path": _place_reranker(tmp, reranker, (reranker_settings or {}).get("max_length", 64), cache)}
 
     kinds: dict[str, int] = {}
     for s in strings:
@@ -219,20 +238,19 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, desc
         "reranker": reranker,
         "build_seconds": None,
     }
-    manifest["files"] = {str(f.relative_to(tmp)): files.sha256(f) for f in sorted(tmp.rglob("*")) if f.is_file()}
+    files.record_files(tmp, manifest)
     manifest["build_seconds"] = round(time.time() - started, 1)
     with open(tmp / files.MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, ensure_ascii=False)
     return manifest
 
 
-def _place_reranker(tmp: Path, reranker: str, max_length: int) -> str:
-    """A local cross-encoder is copied into the index so that the index is self-contained."""
-    from retriever.rerank import Reranker
-
-    Reranker.load(reranker, max_length)  # fail now, not at the first search
+def _place_reranker(tmp: Path, reranker: str, max_length: int, cache: Path) -> str:
+    """The cross-encoder goes into the index: its ONNX export (what searches run) in
+    ``reranker/onnx``, and a local model's own folder beside it (what training and export
+    start from), so that the index is self-contained."""
     src = Path(resolve(reranker))
     if src.is_dir():
-        shutil.copytree(src, tmp / "reranker")
-        return "reranker"
-    return reranker
+        shutil.copytree(src, tmp / RERANKER_DIR, ignore=shutil.ignore_patterns(SHIPPED_ONNX, ".*"))
+    export_cross_encoder(reranker, tmp / RERANKER_DIR / SHIPPED_ONNX, max_length, cache=cache)
+    return RERANKER_DIR

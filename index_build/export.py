@@ -17,6 +17,8 @@ from pathlib import Path
 from retriever import index_files as files
 from retriever.encoder import resolve
 
+from .onnx_export import SHIPPED_ONNX, ship
+
 FUSION_FILE = "medcode_fusion.json"
 RERANKER_FILE = "medcode_reranker.json"
 WEIGHTS = "model.safetensors"
@@ -27,7 +29,7 @@ def half_precision(src: Path, dst: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(WEIGHTS, ".*"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(WEIGHTS, ".*", SHIPPED_ONNX))
     for weights in src.rglob(WEIGHTS):
         with safe_open(str(weights), "pt") as f:
             metadata = f.metadata()
@@ -65,9 +67,11 @@ def export(part: str, index: str | Path | None, out: str | Path, fp32: bool = Fa
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         if fp32:
-            shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*"))
+            shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*", SHIPPED_ONNX))
         else:
             half_precision(src, tmp)
+        # the folder carries its own ONNX export, so builds with it need no torch to embed
+        ship(tmp, part, card[1].get("max_length"), half=not fp32)
         (tmp / card[0]).write_text(json.dumps(card[1], indent=2, ensure_ascii=False) + "\n")
         if out.exists():
             shutil.rmtree(out)

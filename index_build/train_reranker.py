@@ -25,8 +25,10 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from retriever import index_files as files
+from retriever.onnx_models import OnnxCrossEncoder
 from retriever.search import DEFAULT_RERANK_TOP, Retriever, reranker_settings
 
+from .onnx_export import SHIPPED_ONNX, export_cross_encoder
 from .train_encoder import _held_out, step, training_pairs
 
 HELD_OUT = "held-out catalogue names"
@@ -100,19 +102,22 @@ def groups(queries: Sequence[Query], pools: Sequence[list], gold: Sequence[int],
 
 
 def accuracy(retriever: Retriever, texts: Sequence[str], golds: Sequence[set], pools: list[list],
-             logits: list[np.ndarray] | None, weight: float | None) -> float:
-    """acc@1 of the hybrid order (``logits`` None) or of logit + weight x hybrid score."""
+             logits: list[np.ndarray] | None, weight: float | None, only: Sequence[bool] | None = None) -> float:
+    """acc@1 of the hybrid order (``logits`` None) or of logit + weight x hybrid score (for the
+    queries marked in ``only``, when given; the others keep the hybrid order)."""
     from evaluation.metrics import norm
 
     hits = 0
-    for text, gold, pool, lg in zip(texts, golds, pools, logits if logits is not None else [None] * len(pools)):
+    only = [True] * len(pools) if only is None else only
+    for text, gold, pool, lg, go in zip(texts, golds, pools, logits if logits is not None else [None] * len(pools),
+                                        only):
         if not pool:
             continue
-        if lg is None or not len(lg):
+        if lg is None or not len(lg) or not go:
             top = pool[0][0]
         else:
             top = pool[int(np.argmax(lg + weight * np.array([row[1] for row in pool[:len(lg)]])))][0]
-        hits += norm(retriever.entries[top][retriever._col["code"]]) in gold
+        hits += norm(retriever.entries.code[top]) in gold
     return hits / len(texts) if texts else float("nan")
 
 
@@ -157,7 +162,6 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
 
     from retriever.encoder import quiet_loading, resolve
     from retriever.errors import ModelProblem
-    from retriever.rerank import Reranker
 
     directory = Path(index).expanduser() if index else files.default_dir()
     random.seed(seed)
@@ -229,11 +233,13 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save(str(tmp))
-        # judged as it will run: loaded back, quantised as at search time
-        retriever.reranker = Reranker.load(str(tmp), max_length=max_length, quantize=quantize)
+        # judged as it will run: exported to ONNX and loaded back at the search's precision
+        export_cross_encoder(str(tmp), tmp / SHIPPED_ONNX, max_length)
+        retriever.reranker = OnnxCrossEncoder(tmp / SHIPPED_ONNX, quantize or "fp32", max_length)
         retriever.rerank_settings = {"top": top}
         verdict = judge(retriever, _dev_sets(retriever, dev, held), top, min_gain, progress)
-        settings = {"top": top, "weight": verdict["weight"], "enabled": verdict["enabled"], "why": verdict["why"],
+        settings = {"top": top, "weight": verdict["weight"], "margin": verdict["margin"],
+                    "enabled": verdict["enabled"], "why": verdict["why"],
                     "max_length": max_length, "quantize": quantize, "min_gain": min_gain, "dev": verdict["sets"],
                     "base_model": base}
         report = {"base_model": base, "index": str(directory), "queries": len(train_queries),
@@ -263,7 +269,8 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
     is a list) on every dev set; the setting with the best mean; on or off by ``decide``."""
     tops = sorted({int(t) for t in ([top] if isinstance(top, int) else top)})
     if not sets:
-        return {"weight": 0.0, "top": tops[-1], "enabled": False, "why": "no dev set to judge it on", "sets": {}}
+        return {"weight": 0.0, "top": tops[-1], "margin": None, "enabled": False, "why": "no dev set to judge it on",
+                "sets": {}}
     table = {}
     for name, (texts, golds) in sets.items():
         pools = mine(retriever, texts, depth=tops[-1], progress=progress, desc=f"judging on {name}")
@@ -273,9 +280,11 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
             logits += retriever.rerank_logits(texts[at:at + step], pools[at:at + step])
         table[name] = {"queries": len(texts), "hybrid": accuracy(retriever, texts, golds, pools, None, None),
                        "rerank": {(t, w): accuracy(retriever, texts, golds, pools, [lg[:t] for lg in logits], w)
-                                  for t in tops for w in WEIGHTS}}
+                                  for t in tops for w in WEIGHTS},
+                       "data": (texts, golds, pools, logits)}
     top, weight = max(((t, w) for t in tops for w in WEIGHTS),
                       key=lambda tw: (np.mean([x["rerank"][tw] for x in table.values()]), -tw[1], -tw[0]))
+    margin, reranked = choose_margin(retriever, table, top, weight, min_gain)
     enabled, reason = decide({name: t["rerank"][top, weight] - t["hybrid"] for name, t in table.items()}, min_gain)
     summary = "; ".join(f"{n}: acc@1 {t['hybrid']:.3f} -> {t['rerank'][top, weight]:.3f}" for n, t in table.items())
     at = f"weight {weight:g}" + (f", top {top}" if len(tops) > 1 else "")
@@ -285,10 +294,39 @@ def judge(retriever: Retriever, sets: dict[str, tuple], top: int | Sequence[int]
         return {str(w): round(t["rerank"][n, w], 4) for w in WEIGHTS}
 
     sets_out = {n: {"queries": t["queries"], "hybrid_acc@1": round(t["hybrid"], 4),
-                    "rerank_acc@1": round(t["rerank"][top, weight], 4), "by_weight": by_weight(t, top),
+                    "rerank_acc@1": round(t["rerank"][top, weight], 4),
+                    "margin_acc@1": round(reranked[n][1], 4), "reranked_share": round(reranked[n][0], 4),
+                    "by_weight": by_weight(t, top),
                     **({"by_top": {str(x): by_weight(t, x) for x in tops}} if len(tops) > 1 else {})}
                 for n, t in table.items()}
-    return {"weight": weight, "top": top, "enabled": bool(enabled), "why": why, "sets": sets_out}
+    return {"weight": weight, "top": top, "margin": margin, "enabled": bool(enabled), "why": why, "sets": sets_out}
+
+
+def choose_margin(retriever: Retriever, table: dict, top: int, weight: float, min_gain: float,
+                  shares: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> tuple:
+    """The narrowest hybrid top-two margin below which a query is reranked (above it the hybrid
+    order stands): the candidate margins are quantiles of the dev queries' own margins (so
+    that they fit the catalogue's score scale), and one is kept only if acc@1 stays within
+    ``min_gain`` of reranking every query, on every dev set. Returns (margin, or None for
+    "rerank every query"; {set: (share reranked, acc@1)})."""
+    gaps = {n: np.array([p[0][1] - p[1][1] if len(p) > 1 else np.inf for p in t["data"][2]])
+            for n, t in table.items()}
+    pooled = np.concatenate(list(gaps.values()))
+    pooled = pooled[np.isfinite(pooled)]
+    best: tuple = (None, {n: (1.0, t["rerank"][top, weight]) for n, t in table.items()})
+    if not len(pooled):
+        return best
+    for q in shares:  # a wider margin reranks more queries: the first that holds is the cheapest
+        margin = float(np.quantile(pooled, q))
+        result = {}
+        for n, t in table.items():
+            texts, golds, pools, logits = t["data"]
+            only = gaps[n] < margin
+            result[n] = (float(only.mean()) if len(only) else 0.0,
+                         accuracy(retriever, texts, golds, pools, [lg[:top] for lg in logits], weight, list(only)))
+        if all(result[n][1] >= t["rerank"][top, weight] - min_gain for n, t in table.items()):
+            return margin, result
+    return best
 
 
 def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[int] = (10, 20, 30),
@@ -307,7 +345,8 @@ def retune(index: str | Path | None, dev: Sequence[str | Path], tops: Sequence[i
     if retriever.reranker is None or not settings:
         raise ValueError(f"{directory} has no reranker: train one first (medcode train reranker)")
     verdict = judge(retriever, _dev_sets(retriever, dev, []), list(tops), min_gain, progress)
-    new = {**settings, "top": verdict["top"], "weight": verdict["weight"], "enabled": verdict["enabled"],
+    new = {**settings, "top": verdict["top"], "weight": verdict["weight"], "margin": verdict["margin"],
+           "enabled": verdict["enabled"],
            "why": verdict["why"], "min_gain": min_gain, "dev": verdict["sets"]}
     if write:
         manifest = files.read_manifest(directory)
@@ -326,10 +365,12 @@ def attach(directory: Path, model_dir: Path, settings: dict) -> dict:
     copying = directory / f".{name}.copying"
     shutil.copytree(model_dir, copying)
     os.replace(copying, directory / name)
-    manifest["files"] = {k: v for k, v in manifest["files"].items()
-                         if not (old and k.startswith(old["path"] + "/"))}
-    manifest["files"].update({str(f.relative_to(directory)): files.sha256(f)
-                              for f in sorted((directory / name).rglob("*")) if f.is_file()})
+    for listing in ("files", "sizes"):
+        manifest[listing] = {k: v for k, v in manifest.get(listing, {}).items()
+                             if not (old and k.startswith(old["path"] + "/"))}
+    added = sorted(f for f in (directory / name).rglob("*") if f.is_file())
+    manifest["files"].update({str(f.relative_to(directory)): files.sha256(f) for f in added})
+    manifest["sizes"].update({str(f.relative_to(directory)): f.stat().st_size for f in added})
     manifest["reranker"] = {**settings, "path": name}
     manifest.pop("rerank_top", None)
     files.replace_manifest(directory, manifest)

@@ -157,6 +157,9 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-k", type=int, default=100, help="most candidates one request may ask for")
     sv.add_argument("--max-batch", type=int, default=256, help="most phrases in one /suggest/batch")
     sv.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
+    sv.add_argument("--rerank-budget-ms", type=float, default=150,
+                    help="a request's time from arrival within which reranking must end; under load the "
+                         "rest answer with the hybrid ranking and say so (default 150; 0: no budget)")
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds before a search is answered 503")
 
     mc = sub.add_parser("mcp", help="Model Context Protocol server over stdio (for LLM assistants)")
@@ -178,6 +181,8 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="what the index manifest says")
     _index_arg(i)
     i.add_argument("--json", action="store_true")
+    i.add_argument("--verify", action="store_true",
+                   help="check the SHA-256 of every file (a load checks sizes and the small files only)")
     return ap
 
 
@@ -254,7 +259,7 @@ def _cmd_search(a) -> int:
         return 0
     result = retriever.search(a.phrase, a.k, stage=a.stage, rerank=rerank, **_filters(a))
     if a.json:
-        print(json.dumps(dict(result.as_dict(), rerank=result.rerank), ensure_ascii=False, indent=2))
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         print(_table(result))
         print(f"(* billable; rerank {result.rerank})")
@@ -419,7 +424,8 @@ def _cmd_serve(a) -> int:
     print(f"medcode serving {', '.join(str(r.directory) for r in service.retrievers)} at "
           f"http://{where}:{a.port}/ (API docs at /docs; query text is not logged)", file=sys.stderr)
     serve(service, a.host, a.port, Limits(max_body=a.max_body, max_k=a.max_k, max_batch=a.max_batch,
-                                          timeout_s=a.timeout))
+                                          timeout_s=a.timeout,
+                                          rerank_budget_s=a.rerank_budget_ms / 1000 if a.rerank_budget_ms else None))
     return 0
 
 
@@ -458,7 +464,7 @@ def _cmd_info(a) -> int:
     from . import index_files as files
 
     directory = Path(a.index).expanduser() if a.index else files.default_dir()
-    m = files.read_manifest(directory)
+    m = files.read_manifest(directory, verify="full" if a.verify else True)
     if a.json:
         print(json.dumps(m, indent=2, ensure_ascii=False))
         return 0
@@ -469,7 +475,8 @@ def _cmd_info(a) -> int:
         print(f"catalogue  {cat['name']}: {', '.join(cat['systems'])}, {cat['entries']} entries")
     print(f"codes      {c['suggestable']} suggestable, {c['billable']} billable")
     print(f"strings    {c['strings']} ({', '.join(f'{k} {v}' for k, v in c['strings_by_kind'].items())})")
-    print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions)")
+    print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions, run by ONNX Runtime "
+          f"from {m['model']['path']}/)")
     f = m["fusion"]
     print(f"fusion     {f['method']} " + ", ".join(f"{k}={v}" for k, v in f.items() if k != "method"))
     from .search import reranker_settings
@@ -481,6 +488,8 @@ def _cmd_info(a) -> int:
               f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
     else:
         print("reranker   none")
+    if a.verify:
+        print(f"verified   SHA-256 of all {len(m['files'])} files")
     return 0
 
 

@@ -69,13 +69,15 @@ def prefixes(name: str) -> tuple[str, str]:
 
 def fingerprint(resolved: str) -> str:
     """Identity of a model's files: a fine-tuned model has the same configs and sizes as its
-    base, so the weights themselves are hashed (about 0.3 s for MiniLM)."""
+    base, so the weights themselves are hashed (about 0.3 s for MiniLM). The folder's own ONNX
+    export (``onnx/``) is made from these weights and so is left out."""
     path = Path(resolved)
     if not path.is_dir():
         return f"name:{resolved}"
     h = hashlib.sha256()
     for f in sorted(path.rglob("*")):
-        if f.is_file() and not f.name.startswith(".") and f.suffix != ".md":
+        parts = f.relative_to(path).parts
+        if f.is_file() and f.suffix != ".md" and parts[0] != "onnx" and not any(p.startswith(".") for p in parts):
             h.update(str(f.relative_to(path)).encode())
             with open(f, "rb") as stream:
                 for block in iter(lambda: stream.read(1 << 20), b""):

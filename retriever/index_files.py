@@ -12,11 +12,16 @@ from pathlib import Path
 
 from .errors import IndexProblem
 
-FORMAT = 2
+FORMAT = 3  # 3: models as ONNX in the index, file sizes in the manifest
+# files smaller than this are hashed on every load; larger ones are checked by size (and hashed
+# by `medcode info --verify`)
+QUICK_HASH_BELOW = 8 << 20
 MANIFEST = "manifest.json"
 ENTRIES = "entries.json"
 STRINGS = "strings.json"
 STRING_ENTRY = "string_entry.npy"
+ENTRY_PARENT, ENTRY_ROOT = "entry_parent.npy", "entry_root.npy"
+ENTRY_TEXT, ENTRY_FIELDS = "entry_text.json", "entry_fields.npy"
 EMBEDDINGS = "embeddings.npy"
 FAISS = "dense.faiss"
 VOCAB = "bm25_vocab.json"
@@ -44,8 +49,14 @@ def read_json(path: Path):
         raise IndexProblem(f"corrupt index file {path}: {exc}") from exc
 
 
-def read_manifest(directory: Path, verify: bool = True) -> dict:
-    """The manifest, after checking that the format is ours and every listed file is intact."""
+def read_manifest(directory: Path, verify: bool | str = True) -> dict:
+    """The manifest, after checking that the format is ours and the listed files are intact.
+
+    ``verify=True`` (every load) checks each file's size and the SHA-256 of the small ones
+    (under ``QUICK_HASH_BELOW``): hashing the large arrays and models would cost more than the
+    rest of a load, and a truncated one is caught by its size. ``verify="full"`` (``medcode
+    info --verify``) hashes every file; ``False`` checks nothing.
+    """
     directory = Path(directory).expanduser()
     path = directory / MANIFEST
     if not directory.is_dir():
@@ -59,14 +70,27 @@ def read_manifest(directory: Path, verify: bool = True) -> dict:
         raise IndexProblem(f"index {directory} has format {manifest.get('format')}, this medcode reads "
                            f"format {FORMAT}; rebuild it with: medcode build --index {directory}")
     if verify:
+        sizes = manifest.get("sizes", {})
         for name, expected in manifest.get("files", {}).items():
             f = directory / name
             if not f.is_file():
                 raise IndexProblem(f"index {directory} is missing {name}; rebuild it")
-            if sha256(f) != expected:
+            size = f.stat().st_size
+            if name in sizes and size != sizes[name]:
+                raise IndexProblem(f"index file {f} does not match its manifest ({size} bytes, not "
+                                   f"{sizes[name]}: truncated or changed since the build); rebuild the index")
+            if (verify == "full" or size < QUICK_HASH_BELOW or name not in sizes) and sha256(f) != expected:
                 raise IndexProblem(f"index file {f} does not match its manifest hash (corrupt or "
                                    "changed since the build); rebuild the index")
     return manifest
+
+
+def record_files(directory: Path, manifest: dict) -> None:
+    """The manifest's hash and size of every file under ``directory`` (the manifest itself aside)."""
+    listed = sorted(f for f in Path(directory).rglob("*") if f.is_file() and f.name != MANIFEST
+                    and not f.name.startswith("."))
+    manifest["files"] = {str(f.relative_to(directory)): sha256(f) for f in listed}
+    manifest["sizes"] = {str(f.relative_to(directory)): f.stat().st_size for f in listed}
 
 
 def replace_manifest(directory: Path, manifest: dict) -> None:

@@ -2,6 +2,9 @@
 codes, reranked."""
 from __future__ import annotations
 
+import threading
+import time
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -9,9 +12,12 @@ import numpy as np
 
 from . import index_files as files
 from .bm25 import Bm25
-from .encoder import Encoder
+from .encoder import fingerprint, resolve
 from .errors import IndexProblem, ModelProblem, QueryError
+from .entries import Entries
 from .fusion import METHODS, fuse
+from .hierarchy import COL, code_tables, dotless
+from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -20,6 +26,7 @@ EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them
 STAGES = ("bm25", "tfidf", "dense", "hybrid")
 # fp32 at 48 tokens: 10 candidates keep a search near 57 ms p50 on 2 cores, 20 cost 110 ms (README)
 DEFAULT_RERANK_TOP = 10
+PAIR_SECONDS = 0.004  # a first guess of the reranker's cost per pair on 2 cores (bench/rerank_speed.py)
 
 
 class Candidate(NamedTuple):
@@ -42,8 +49,8 @@ class Result(NamedTuple):
     rerank: str  # "applied", or "skipped: <why>"
 
     def as_dict(self) -> dict:
-        """The JSONL form scripts rely on: ``{"query": ..., "candidates": [...]}``."""
-        return {"query": self.query, "candidates": [c.as_dict() for c in self.candidates]}
+        """The JSONL form scripts rely on: ``{"query": ..., "candidates": [...], "rerank": ...}``."""
+        return {"query": self.query, "candidates": [c.as_dict() for c in self.candidates], "rerank": self.rerank}
 
 
 class Filters(NamedTuple):
@@ -65,10 +72,6 @@ def reranker_settings(manifest: dict) -> dict | None:
     return dict(spec)
 
 
-def _dotless(code: str) -> str:
-    return code.replace(".", "").upper()
-
-
 def check_query(text: object) -> str:
     if not isinstance(text, str):
         raise QueryError(f"query must be text, not {type(text).__name__}")
@@ -84,37 +87,25 @@ def check_query(text: object) -> str:
 class Retriever:
     """A loaded index. ``Retriever.load(dir).search("heart attack")`` is the whole API."""
 
-    def __init__(self, directory: Path, manifest: dict, entries: list[list], strings: list[str],
-                 string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: Encoder, reranker=None,
-                 rerank_settings: dict | None = None):
+    def __init__(self, directory: Path, manifest: dict, entries: Entries, strings: list[str],
+                 string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: OnnxEncoder,
+                 parent_index: np.ndarray, root: np.ndarray, reranker=None, rerank_settings: dict | None = None):
         self.directory, self.manifest = directory, manifest
-        cols = {c: i for i, c in enumerate(files.ENTRY_COLUMNS)}
-        self._col = cols
-        # indexes built before a column was added have shorter rows: pad them
-        self.entries = [row + [""] * (len(cols) - len(row)) if len(row) < len(cols) else row for row in entries]
+        self._col = COL
+        self.entries = entries
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.tfidf, self.dense = bm25, tfidf, dense
         self.encoder, self.reranker = encoder, reranker
         self.rerank_settings = dict(rerank_settings or {})
         # a reranker is used by default only if its evaluation at training time switched it on
         self.rerank_on = reranker is not None and bool(self.rerank_settings.get("enabled", True))
+        self.pair_seconds = PAIR_SECONDS  # measured again by every rerank
         self.vectors = _faiss_vectors(dense)
         self.ef_search = int(manifest.get("dense", {}).get("ef_search", 256))
         self.fusion = dict(manifest["fusion"])
-        # (system, code) -> the code in the newest edition the index holds; with the version, any edition
-        self.by_code: dict[tuple[str, str], int] = {}
-        self.by_edition: dict[tuple[str, str, str], int] = {}
-        for i, e in enumerate(self.entries):
-            key = (e[cols["system"]], _dotless(e[cols["code"]]))
-            self.by_edition.setdefault((key[0], e[cols["version"]], key[1]), i)
-            held = self.by_code.get(key)
-            if held is None or str(e[cols["version"]]) > str(self.entries[held][cols["version"]]):
-                self.by_code[key] = i
-        self.parent_index = np.array([self._find(e[cols["system"]], e[cols["parent"]], e[cols["version"]])
-                                      for e in self.entries], dtype=np.int64)
-        self.root = self._roots()
-        self.systems = sorted({e[cols["system"]] for e in self.entries})
-        self.is_leaf = np.array([bool(e[cols["is_leaf"]]) for e in self.entries])
+        self.parent_index, self.root = parent_index, root
+        self.systems = entries.systems
+        self.is_leaf = entries.is_leaf
         self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- loading ---------------------------------------------------------------------------
@@ -130,34 +121,16 @@ class Retriever:
         directory = Path(directory).expanduser() if directory else files.default_dir()
         manifest = files.read_manifest(directory, verify=verify)
         built = manifest["model"]
-        encoder = Encoder(model or built["name"], built.get("query_prefix"), built.get("passage_prefix"))
-        same = encoder.dimension == built["dimension"] and encoder.fingerprint() == built["fingerprint"]
-        if model and not same:
+        if model and fingerprint(resolve(model)) != built["fingerprint"]:
             raise ModelProblem(f"index {directory} was built with model {built['name']!r}, not {model!r}; "
                                "search it with its own model or rebuild it")
-        if not same and encoder.dimension == built["dimension"]:
-            raise ModelProblem(f"model {built['name']!r} has changed since index {directory} was built "
-                               "(its weights differ); rebuild the index")
+        # the index carries the encoder it was built with, exported to ONNX at build time
+        # the models open in threads while the files below are read (ready() at the end)
+        encoder = OnnxEncoder(directory / built["path"], built.get("query_prefix", ""),
+                              built.get("passage_prefix", ""), wait=False)
         if encoder.dimension != built["dimension"]:
-            raise ModelProblem(f"model {built['name']!r} gives {encoder.dimension}-dimensional vectors but "
-                               f"index {directory} holds {built['dimension']}; rebuild the index")
-        entries = files.read_json(directory / files.ENTRIES)
-        strings = files.read_json(directory / files.STRINGS)
-        strings = strings.get("text") if isinstance(strings, dict) else None
-        if not isinstance(strings, list):
-            raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
-        vocab = files.read_json(directory / files.VOCAB)
-        grams = files.read_json(directory / files.TFIDF_VOCAB)
-        try:
-            string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
-            bm25 = Bm25.load(directory, vocab, len(strings))
-            bm25.language = manifest.get("bm25", {}).get("language", "en")
-            tfidf = CharTfidf.load(directory, grams, len(strings))
-            dense = faiss.read_index(str(directory / files.FAISS))
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise IndexProblem(f"corrupt index in {directory}: {exc}") from exc
-        if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings == tfidf.n_strings):
-            raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
+            raise IndexProblem(f"the encoder in {directory} gives {encoder.dimension}-dimensional vectors but "
+                               f"the index holds {built['dimension']}; rebuild the index")
         settings = reranker_settings(manifest)
         if settings and rerank_overrides:
             settings = {**settings, **rerank_overrides}
@@ -166,42 +139,55 @@ class Retriever:
                         "why": "chosen for this session"}
         ranker = None
         if settings:
-            from .rerank import Reranker
-            where = settings["path"] if reranker else _in_index(directory, settings["path"])
-            ranker = Reranker.load(where, max_length=int(settings.get("max_length", 64)),
-                                   quantize=settings.get("quantize"))
-        return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder, ranker,
-                   settings)
+            where = Path(settings["path"]) if reranker else directory / settings["path"]
+            ranker = OnnxCrossEncoder(onnx_folder(where), settings.get("quantize") or "fp32",
+                                      int(settings.get("max_length", 64)), wait=False)
+        # FAISS reads its file without the GIL: in a thread, beside the JSON parsing below
+        dense_reader = _Reading(lambda: faiss.read_index(str(directory / files.FAISS)))
+        entries = Entries(directory)
+        strings = files.read_json(directory / files.STRINGS)
+        strings = strings.get("text") if isinstance(strings, dict) else None
+        if not isinstance(strings, list):
+            raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
+        vocab = files.read_json(directory / files.VOCAB)
+        grams = files.read_json(directory / files.TFIDF_VOCAB)
+        try:
+            string_entry = np.load(directory / files.STRING_ENTRY, allow_pickle=False)
+            parent_index = np.load(directory / files.ENTRY_PARENT, allow_pickle=False)
+            root = np.load(directory / files.ENTRY_ROOT, allow_pickle=False)
+            bm25 = Bm25.load(directory, vocab, len(strings))
+            bm25.language = manifest.get("bm25", {}).get("language", "en")
+            tfidf = CharTfidf.load(directory, grams, len(strings))
+            dense = dense_reader.result()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise IndexProblem(f"corrupt index in {directory}: {exc}") from exc
+        if not (len(string_entry) == len(strings) == dense.ntotal == bm25.n_strings == tfidf.n_strings):
+            raise IndexProblem(f"index {directory} is inconsistent: string counts differ between files")
+        if not len(parent_index) == len(root) == len(entries):
+            raise IndexProblem(f"index {directory} is inconsistent: entry counts differ between files")
+        encoder.ready()
+        if ranker is not None:
+            ranker.ready()
+        return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder,
+                   parent_index.astype(np.int64), root.astype(np.int64), ranker, settings)
 
     # -- hierarchy -------------------------------------------------------------------------
-    def _find(self, system: str, code: str | None, version: str | None = None) -> int:
-        if not code:
-            return -1
-        if version is not None and (system, version, _dotless(code)) in self.by_edition:
-            return self.by_edition[(system, version, _dotless(code))]
-        return self.by_code.get((system, _dotless(code)), -1)
-
-    def _roots(self) -> np.ndarray:
-        root = np.arange(len(self.entries))
-        for i in range(len(self.entries)):
-            j = i
-            for _ in range(64):  # guards against a parent cycle in a user catalogue
-                p = self.parent_index[j]
-                if p < 0:
-                    break
-                j = p
-            root[i] = j
-        return root
+    @cached_property
+    def _tables(self) -> tuple[dict, dict]:
+        """Lookups by code, made on the first lookup: a search needs none."""
+        e = self.entries
+        return code_tables(e.system, e.version, e.code)
 
     def entry(self, code: str, system: str | None = None, version: str | None = None) -> dict | None:
         """The catalogue entry of a code (dots optional), as a dict, or None; the newest edition
         the index holds unless ``version`` pins one."""
         i = self.entry_index(code, system, version)
-        return None if i < 0 else dict(zip(files.ENTRY_COLUMNS, self.entries[i]))
+        return None if i < 0 else self.entries.record(i)
 
     def entry_index(self, code: str, system: str | None = None, version: str | None = None) -> int:
+        by_code, by_edition = self._tables
         for s in [system] if system else self.systems:
-            i = self.by_edition.get((s, version, _dotless(code))) if version else self.by_code.get((s, _dotless(code)))
+            i = by_edition.get((s, version, dotless(code))) if version else by_code.get((s, dotless(code)))
             if i is not None:
                 return i
         return -1
@@ -211,7 +197,7 @@ class Retriever:
         i = self.entry_index(code, system, version)
         chain = []
         while i >= 0 and len(chain) < 64:
-            chain.append(dict(zip(files.ENTRY_COLUMNS, self.entries[i])))
+            chain.append(self.entries.record(i))
             i = self.parent_index[i]
         return chain[::-1]
 
@@ -219,20 +205,20 @@ class Retriever:
     def _allowed(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         """(entry mask, allowed string ids) for the filters, cached per combination."""
         if filters not in self._masks:
-            c = self._col
-            mask = np.ones(len(self.entries), dtype=bool)
+            e = self.entries
+            mask = np.ones(len(e), dtype=bool)
             if filters.billable_only:
                 mask &= self.is_leaf
             if filters.prefix:
-                p = _dotless(filters.prefix)
-                mask &= np.array([_dotless(e[c["code"]]).startswith(p) for e in self.entries])
+                p = dotless(filters.prefix)
+                mask &= np.array([dotless(code).startswith(p) for code in e.code])
             if filters.chapter:
                 want = filters.chapter.strip().upper()
-                mask &= np.array([self.entries[r][c["code"]].upper() == want for r in self.root])
+                mask &= np.array([e.code[r].upper() == want for r in self.root])
             if filters.system:
-                mask &= np.array([e[c["system"]].lower() == filters.system.lower() for e in self.entries])
+                mask &= np.array([system.lower() == filters.system.lower() for system in e.system])
             if filters.version:
-                mask &= np.array([e[c["version"]] == filters.version for e in self.entries])
+                mask &= np.array([version == filters.version for version in e.version])
             if len(self._masks) > 64:
                 self._masks.clear()
             self._masks[filters] = (mask, np.flatnonzero(mask[self.string_entry]).astype(np.int64))
@@ -267,9 +253,13 @@ class Retriever:
         return self.search_batch([text], k, stage=stage, rerank=rerank, fusion=fusion, **filters)[0]
 
     def search_batch(self, texts: Sequence[str], k: int = 10, *, stage: str = "hybrid",
-                     rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 32,
-                     **filters) -> list[Result]:
-        """Like ``search`` for many phrases, embedding them in batches; results in input order."""
+                     rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 64,
+                     deadline: float | None = None, **filters) -> list[Result]:
+        """Like ``search`` for many phrases, embedding them in batches; results in input order.
+
+        ``deadline`` (a ``time.monotonic()`` value): rerank only as many queries, in order, as
+        the time left allows at the reranker's measured cost per pair; the others keep the
+        hybrid ranking and their result says so (a server under load answers in time)."""
         if isinstance(texts, str):
             raise QueryError("search_batch takes a list of phrases, not one string")
         texts = [check_query(t) for t in texts]
@@ -292,9 +282,17 @@ class Retriever:
         # codes kept per query: what is shown, and what the reranker may reorder
         limit = max(k, self.rerank_settings.get("top", 0) if use_rerank else 0)
         pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size)
+        notes = None
         if use_rerank and self.reranker is not None:
             note = "applied"
-            pools = self.rerank(texts, pools)
+            # asked for by name (rerank=True), every query is reranked; by default only the unsure
+            only = self.unsure(pools) if rerank is None else [True] * len(pools)
+            late = self._over_budget(pools, only, deadline)
+            only = [go and not over for go, over in zip(only, late)]
+            pools = self.rerank(texts, pools, only=only)
+            notes = ["applied" if go else "skipped: over the latency budget" if over
+                     else "skipped: the hybrid ranking is sure of its first code"
+                     for go, over in zip(only, late)]
         elif use_rerank:
             note = "skipped: this index has no reranker (train one: medcode train reranker)"
         elif self.reranker is None:
@@ -305,8 +303,9 @@ class Retriever:
             note = "skipped: turned off for this search"
         computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
                     "dense": stage in ("dense", "hybrid")}
-        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], note)
-                for t, pool in zip(texts, pools)]
+        notes = notes or [note] * len(texts)
+        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], n)
+                for t, pool, n in zip(texts, pools, notes)]
 
     def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and
@@ -369,12 +368,37 @@ class Retriever:
         return [[int(ent[j]), float(score[j]), int(ids[j]), None, float(c), float(b), float(t)]
                 for j, c, b, t in zip(best, *peaks)]
 
-    def rerank(self, texts: Sequence[str], pools: list[list], weight: float | None = None) -> list[list]:
+    def _over_budget(self, pools: list[list], only: Sequence[bool], deadline: float | None) -> list[bool]:
+        """Which of the queries to rerank do not fit before ``deadline``, taken in order."""
+        if deadline is None:
+            return [False] * len(pools)
+        n = int(self.rerank_settings.get("top", DEFAULT_RERANK_TOP))
+        left = deadline - time.monotonic()
+        out = []
+        for pool, go in zip(pools, only):
+            cost = min(n, len(pool)) * self.pair_seconds if go else 0.0
+            out.append(go and cost > left)
+            left -= 0.0 if out[-1] else cost
+        return out
+
+    def unsure(self, pools: list[list], margin: float | None = None) -> list[bool]:
+        """Which queries the reranker should see: those whose hybrid top two are closer than
+        ``margin`` (the manifest's, chosen on dev sets; None: every query). Where the first
+        stage is sure, the reranker mostly agrees with it and costs the most of a search."""
+        margin = self.rerank_settings.get("margin") if margin is None else margin
+        if margin is None:
+            return [True] * len(pools)
+        return [len(pool) > 1 and pool[0][1] - pool[1][1] < margin for pool in pools]
+
+    def rerank(self, texts: Sequence[str], pools: list[list], weight: float | None = None,
+               only: Sequence[bool] | None = None) -> list[list]:
         """Reorder each pool's head by the cross-encoder's score plus ``weight`` times the hybrid
-        score (the manifest's weight unless given); the rest of the pool keeps its order."""
+        score (the manifest's weight unless given); the rest of the pool keeps its order.
+        ``only``: rerank just the pools marked True (all when None)."""
         n = int(self.rerank_settings.get("top", DEFAULT_RERANK_TOP))
         weight = float(self.rerank_settings.get("weight", 0.0) if weight is None else weight)
-        logits = self.rerank_logits(texts, [pool[:n] for pool in pools])
+        only = [True] * len(pools) if only is None else only
+        logits = self.rerank_logits(texts, [pool[:n] if go else [] for pool, go in zip(pools, only)])
         out = []
         for pool, head_logits in zip(pools, logits):
             head = pool[:len(head_logits)]
@@ -387,31 +411,34 @@ class Retriever:
     def rerank_logits(self, texts: Sequence[str], heads: list[list]) -> list[np.ndarray]:
         """The cross-encoder's raw score of each (query, candidate) pair, per query."""
         pairs = [(text, self.candidate_text(row[0])) for text, head in zip(texts, heads) for row in head]
+        started = time.monotonic()
         scores = self.reranker.score(pairs) if pairs else np.zeros(0)
+        if pairs:  # a running mean of the cost per pair, for latency budgets
+            self.pair_seconds = 0.8 * self.pair_seconds + 0.2 * (time.monotonic() - started) / len(pairs)
         bounds = np.cumsum([0] + [len(h) for h in heads])
         return [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def candidate_text(self, entry_index: int) -> str:
         """What the reranker reads for a candidate: its title, and its parent's for context."""
-        e = self.entries[entry_index]
+        e = self.entries
         p = self.parent_index[entry_index]
-        title = e[self._col["title"]]
-        if p >= 0 and self.entries[p][self._col["kind"]] not in ("chapter", "block"):
-            parent = self.entries[p][self._col["title"]]
+        title = e.title[entry_index]
+        if p >= 0 and e.kind[p] not in ("chapter", "block"):
+            parent = e.title[p]
             if not title.startswith(parent):  # 7th-character titles already begin with it
                 return f"{title} ({parent})"
         return title
 
     def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float,
                    computed: dict) -> Candidate:
-        row, c = self.entries[e], self._col
+        entries = self.entries
 
         def shown(name: str, value: float):
             return round(value, 6) if computed[name] else None
 
-        return Candidate(system=row[c["system"]], version=row[c["version"]], code=row[c["code"]],
-                         title=row[c["title"]], score=round(rerank if rerank is not None else fused, 6),
-                         evidence=self.strings[string], is_leaf=bool(row[c["is_leaf"]]),
+        return Candidate(system=entries.system[e], version=entries.version[e], code=entries.code[e],
+                         title=entries.title[e], score=round(rerank if rerank is not None else fused, 6),
+                         evidence=self.strings[string], is_leaf=bool(entries.is_leaf[e]),
                          scores={"bm25": shown("bm25", bm), "tfidf": shown("tfidf", tf), "dense": shown("dense", cos),
                                  "fused": round(fused, 6), "rerank": None if rerank is None else round(rerank, 6)})
 
@@ -436,10 +463,34 @@ def _faiss_vectors(index) -> np.ndarray:
     return faiss.rev_swig_ptr(index.get_xb(), n * d).reshape(n, d)
 
 
-def _in_index(directory: Path, spec: str) -> str:
-    """A reranker path recorded in the manifest is relative to the index directory."""
-    candidate = directory / spec
-    return str(candidate) if candidate.exists() else spec
+class _Reading(threading.Thread):
+    """A function run in a thread; ``result()`` waits for it and raises what it raised."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.fn, self.value, self.error = fn, None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.value = self.fn()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            self.error = exc
+
+    def result(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def onnx_folder(model_dir: Path) -> Path:
+    """A cross-encoder's ONNX export: its ``onnx/`` folder, or the folder itself."""
+    for folder in (Path(model_dir) / "onnx", Path(model_dir)):
+        if (folder / CARD).is_file():
+            return folder
+    raise ModelProblem(f"{model_dir} has no ONNX export of a cross-encoder (medcode builds and "
+                       "training write one; give a folder that holds onnx/medcode_onnx.json)")
 
 
 __all__ = ["Candidate", "Result", "Retriever", "Filters", "check_query", "MAX_QUERY_CHARS"]

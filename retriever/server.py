@@ -41,14 +41,16 @@ class Limits:
     """What one request may ask for; defaults suit a coding screen and an agent's batch."""
 
     def __init__(self, max_body: int = 256 * 1024, max_k: int = 100, max_batch: int = 256,
-                 timeout_s: float = 30.0, max_chars: int = MAX_QUERY_CHARS):
+                 timeout_s: float = 30.0, max_chars: int = MAX_QUERY_CHARS, rerank_budget_s: float | None = 0.15):
         self.max_body, self.max_k, self.max_batch = max_body, max_k, max_batch
         self.timeout_s, self.max_chars = timeout_s, max_chars
+        # from a request's arrival: reranking that would end later is left out under load
+        self.rerank_budget_s = rerank_budget_s
 
 
 def create_app(service: Service, limits: Limits | None = None):
     limits = limits or Limits()
-    batcher = Batcher(service)
+    batcher = Batcher(service, rerank_budget_s=limits.rerank_budget_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Sequence
@@ -37,6 +38,13 @@ def system_url(system: str) -> str:
     return FHIR_SYSTEMS.get(system, f"urn:medcode:system:{system}")
 
 
+def summary(notes: Sequence[str]) -> str:
+    """One rerank note for many results: theirs if they agree, else how many were reranked."""
+    if len(set(notes)) <= 1:
+        return notes[0] if notes else ""
+    return f"applied to {sum(n == 'applied' for n in notes)} of {len(notes)}: see each result's rerank"
+
+
 class Service:
     def __init__(self, retrievers: Sequence[Retriever]):
         if not retrievers:
@@ -54,9 +62,7 @@ class Service:
         """Every (system, version) served, with its FHIR URL and index."""
         out, seen = [], set()
         for r in self.retrievers:
-            col = r._col
-            for e in r.entries:
-                key = (e[col["system"]], e[col["version"]])
+            for key in zip(r.entries.system, r.entries.version):
                 if key not in seen:
                     seen.add(key)
                     out.append({"system": key[0], "version": key[1], "url": system_url(key[0]),
@@ -91,12 +97,15 @@ class Service:
 
     # -- suggest ---------------------------------------------------------------------------
     def suggest_batch(self, texts: Sequence[str], k: int = 10, filters: dict | None = None,
-                      details: bool = False) -> tuple[list[dict], str]:
-        """``{"query", "candidates"}`` per text (the CLI's JSONL objects) and the rerank note.
-        With several indexes, their candidates are merged by score."""
+                      details: bool = False, deadline: float | None = None) -> tuple[list[dict], str]:
+        """``{"query", "candidates", "rerank"}`` per text (the CLI's JSONL objects and what the
+        rerank stage did for it) and one note for all: the common note, else a count.
+        With several indexes, their candidates are merged by score. ``deadline``: see
+        ``Retriever.search_batch``."""
         filters = self.check_filters(filters)
         with self.lock:
-            per_index = [r.search_batch(list(texts), k, **filters) for r in self._holding(filters.get("system"))]
+            per_index = [r.search_batch(list(texts), k, deadline=deadline, **filters)
+                         for r in self._holding(filters.get("system"))]
         out = []
         for i, text in enumerate(texts):
             candidates = sorted((c for results in per_index for c in results[i].candidates),
@@ -105,8 +114,8 @@ class Service:
             if details:
                 for row in rows:
                     row.update(self._context(row["code"], row["system"], row["version"]))
-            out.append({"query": per_index[0][i].query, "candidates": rows})
-        return out, per_index[0][0].rerank if texts else ""
+            out.append({"query": per_index[0][i].query, "candidates": rows, "rerank": per_index[0][i].rerank})
+        return out, summary([row["rerank"] for row in out])
 
     def suggest(self, text: str, k: int = 10, filters: dict | None = None, details: bool = False) -> dict:
         results, _ = self.suggest_batch([text], k, filters, details)
@@ -142,7 +151,7 @@ class Service:
     def lookup(self, code: str, system: str | None = None, version: str | None = None) -> dict:
         """The entry of a code in the newest edition served, unless ``version`` pins one."""
         r, i = self._find(code, system, version)
-        row = dict(zip(files.ENTRY_COLUMNS, r.entries[i]))
+        row = r.entries.record(i)
         path = r.path(row["code"], row["system"], row["version"])
         excludes = []
         for node in path:  # a category's excludes hold for every code under it
@@ -151,10 +160,9 @@ class Service:
         return {"system": row["system"], "version": row["version"], "url": system_url(row["system"]),
                 "code": row["code"], "title": row["title"], "kind": row["kind"], "is_leaf": bool(row["is_leaf"]),
                 "usage": row["usage"],
-                "parent": None if p < 0 else {"code": r.entries[p][r._col["code"]],
-                                              "title": r.entries[p][r._col["title"]]},
-                "children": [{"code": r.entries[c][r._col["code"]], "title": r.entries[c][r._col["title"]],
-                              "is_leaf": bool(r.entries[c][r._col["is_leaf"]])} for c in self.children_of(r, i)],
+                "parent": None if p < 0 else {"code": r.entries.code[p], "title": r.entries.title[p]},
+                "children": [{"code": r.entries.code[c], "title": r.entries.title[c],
+                              "is_leaf": bool(r.entries.is_leaf[c])} for c in self.children_of(r, i)],
                 "synonyms": list(row["synonyms"]), "excludes": excludes,
                 "path": [{"code": n["code"], "title": n["title"], "kind": n["kind"]} for n in path]}
 
@@ -209,8 +217,11 @@ class Batcher:
     batch takes all of them (up to ``max_texts`` phrases). A single client sees no added latency.
     """
 
-    def __init__(self, service: Service, max_texts: int = 64):
+    def __init__(self, service: Service, max_texts: int = 64, rerank_budget_s: float | None = None):
         self.service, self.max_texts = service, max_texts
+        # a request's time from arrival within which reranking must end; past it, the rest of
+        # a merged batch answers with the hybrid ranking (None: no budget)
+        self.rerank_budget_s = rerank_budget_s
         self.queue: queue.Queue = queue.Queue()
         self.worker = threading.Thread(target=self._run, name="medcode-batcher", daemon=True)
         self.worker.start()
@@ -222,7 +233,7 @@ class Batcher:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
         future: Future = Future()
-        self.queue.put((texts, k, filters, details, future))
+        self.queue.put((texts, k, filters, details, future, time.monotonic()))
         return future
 
     def close(self, timeout: float | None = None) -> None:
@@ -262,13 +273,15 @@ class Batcher:
         if not live:
             return
         texts = [t for it in live for t in it[0]]
+        deadline = None if self.rerank_budget_s is None else min(it[5] for it in live) + self.rerank_budget_s
         try:
-            results, note = self.service.suggest_batch(texts, k, filters, details)
+            results, _ = self.service.suggest_batch(texts, k, filters, details, deadline)
         except Exception as exc:  # noqa: BLE001 - handed to the callers, who report it
             for it in live:
                 it[4].set_exception(exc)
             return
         at = 0
         for it in live:
-            it[4].set_result((results[at:at + len(it[0])], note))
+            mine = results[at:at + len(it[0])]
+            it[4].set_result((mine, summary([row["rerank"] for row in mine])))
             at += len(it[0])

@@ -32,11 +32,14 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
     """A cross-encoder small enough to build in a test; its scores are arbitrary but real."""
     from transformers import BertForSequenceClassification
 
+    from index_build.onnx_export import ship
+
     path = tmp_path_factory.mktemp("tiny-cross-encoder")
     tokenizer, config = _tiny_bert(path, 0)
     config.num_labels = 1
     BertForSequenceClassification(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
+    ship(path, "reranker", 64, half=False)  # its ONNX export beside it, as medcode's own models have
     return str(path)
 
 

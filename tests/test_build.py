@@ -14,11 +14,14 @@ from retriever import Retriever, index_files
 from .conftest import EXAMPLE, ROOT
 
 
-def test_index_holds_only_json_npy_and_faiss(example_index):
+def test_index_holds_only_json_npy_faiss_and_onnx(example_index):
     names = {p.name for p in example_index.iterdir()}
     assert {"manifest.json", "entries.json", "strings.json", "embeddings.npy", "dense.faiss",
-            "bm25_vocab.json", "bm25_weights.npy"} <= names
-    assert all(n.endswith((".json", ".npy", ".faiss", ".jsonl")) for n in names)
+            "bm25_vocab.json", "bm25_weights.npy", "encoder"} <= names
+    assert {p.name for p in (example_index / "encoder").iterdir()} == {"model.onnx", "tokenizer.json",
+                                                                       "medcode_onnx.json"}
+    assert all(p.name.endswith((".json", ".npy", ".faiss", ".jsonl", ".onnx"))
+               for p in example_index.rglob("*") if p.is_file())
     for npy in example_index.glob("*.npy"):
         np.load(npy, allow_pickle=False)  # raises if anything in it needs unpickling
 

@@ -40,7 +40,8 @@ def test_jsonl_contract(capsys, example_index, tmp_path):
     lines = [json.loads(line) for line in dst.read_text().splitlines()]
     assert [line["query"] for line in lines] == phrases  # input order
     for line in lines:
-        assert list(line) == ["query", "candidates"] and len(line["candidates"]) == 2
+        assert list(line) == ["query", "candidates", "rerank"] and len(line["candidates"]) == 2
+        assert line["rerank"].startswith("skipped")
         for c in line["candidates"]:
             assert {"code", "title", "score", "evidence", "system", "version", "is_leaf", "scores"} <= set(c)
             assert isinstance(c["score"], float)
@@ -84,6 +85,26 @@ def test_corrupt_file(capsys, example_index, tmp_path):
     assert code == 2 and "embeddings.npy does not match its manifest hash" in err
 
 
+def test_large_files_are_checked_by_size_on_load_and_hashed_by_verify(capsys, example_index, tmp_path,
+                                                                     monkeypatch):
+    from retriever import index_files
+
+    monkeypatch.setattr(index_files, "QUICK_HASH_BELOW", 1024)  # the example's arrays count as large
+    copy = _copy(example_index, tmp_path)
+    model = copy / "encoder" / "model.onnx"
+    with open(model, "r+b") as f:  # same size, other bytes: only a full hash sees it
+        f.seek(model.stat().st_size - 1000)
+        f.write(b"\x00\x01\x02")
+    assert run(capsys, "info", "--index", str(copy))[0] == 0
+    code, _, err = run(capsys, "info", "--verify", "--index", str(copy))
+    assert code == 2 and "model.onnx does not match its manifest" in err
+    with open(copy / "dense.faiss", "r+b") as f:  # truncated: its size gives it away on every load
+        f.truncate(1000)
+    code, _, err = run(capsys, "search", "--index", str(copy), "asthma")
+    assert code == 2 and "dense.faiss does not match its manifest (1000 bytes" in err
+    assert "verified   SHA-256" in run(capsys, "info", "--verify", "--index", str(example_index))[1]
+
+
 def test_half_built_index_is_refused(capsys, example_index, tmp_path):
     copy = _copy(example_index, tmp_path)
     (copy / "manifest.json").unlink()
@@ -120,16 +141,21 @@ def test_errors_print_no_traceback_from_the_real_command(tmp_path):
     assert proc.stderr.startswith("medcode: error:") and "Traceback" not in proc.stderr
 
 
-def test_model_changed_since_the_build(capsys, tmp_path, cache_dir, tiny_encoder):
+def test_the_index_carries_its_model(capsys, tmp_path, cache_dir, tiny_encoder):
     from index_build.build import build
     from .conftest import EXAMPLE
 
     model = tmp_path / "model"
     shutil.copytree(tiny_encoder, model)
     build([str(EXAMPLE)], tmp_path / "idx", str(model), cache=cache_dir, progress=False)
+    assert run(capsys, "search", "--index", str(tmp_path / "idx"), "--model", str(model), "asthma")[0] == 0
     weights = next(model.rglob("model.safetensors"))
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF  # retrained in place: same size, other weights
     weights.write_bytes(bytes(data))
-    code, _, err = run(capsys, "search", "--index", str(tmp_path / "idx"), "asthma")
-    assert code == 2 and "has changed since" in err
+    # searches run the encoder exported into the index: the model folder changing does not matter
+    code, out, _ = run(capsys, "search", "--index", str(tmp_path / "idx"), "asthma")
+    assert code == 0 and "RESP.ASTH" in out
+    # but naming the changed model says that it is not the one the index was built with
+    code, _, err = run(capsys, "search", "--index", str(tmp_path / "idx"), "--model", str(model), "asthma")
+    assert code == 2 and "was built with model" in err

@@ -10,7 +10,7 @@ from retriever import Retriever
 from retriever.cli import main
 from retriever.encoder import SHIPPED_DIR, SHIPPED_ENCODER, SHIPPED_RERANKER, Encoder, resolve
 from retriever.errors import ModelProblem
-from retriever.rerank import Reranker
+from retriever.onnx_models import OnnxCrossEncoder, OnnxEncoder
 
 from .conftest import EXAMPLE
 
@@ -27,19 +27,27 @@ def test_icd10cm_alone_gets_the_shipped_pair_other_catalogues_minilm():
     assert default_models(["who-icd10"]) == (None, None)
 
 
+TITLES = ["Acute myocardial infarction, unspecified", "Fracture of femur", "Asthma, unspecified"]
+LAY = ["heart attack", "broken thigh bone", "wheezing attacks"]
+
+
 def test_shipped_encoder_loads_as_float32_and_knows_lay_terms():
     encoder = Encoder(SHIPPED_ENCODER)
     assert encoder.dimension == 384
     assert {p.dtype for p in encoder.model.parameters()} == {__import__("torch").float32}
-    titles = ["Acute myocardial infarction, unspecified", "Fracture of femur", "Asthma, unspecified"]
-    best = (encoder.queries(["heart attack", "broken thigh bone", "wheezing attacks"]) @ encoder.passages(titles).T)
+    best = (encoder.queries(LAY) @ encoder.passages(TITLES).T)
     assert list(best.argmax(axis=1)) == [0, 1, 2]
+    # its shipped ONNX export is of these weights and gives the same vectors
+    onnx = OnnxEncoder(SHIPPED_DIR / "icd10cm-encoder" / "onnx")
+    assert onnx.card["source_fingerprint"] == encoder.fingerprint()
+    texts = LAY + TITLES
+    assert np.min(np.sum(onnx.passages(texts) * encoder.passages(texts), axis=1)) > 0.9999
 
 
 def test_shipped_reranker_carries_its_verdict_and_ranks():
     card = json.loads((SHIPPED_DIR / "icd10cm-reranker" / RERANKER_FILE).read_text())
     assert card["enabled"] is True and card["top"] >= 1 and card["weight"] >= 0 and card["dev"]
-    reranker = Reranker.load(SHIPPED_RERANKER, card["max_length"], card["quantize"])
+    reranker = OnnxCrossEncoder(SHIPPED_DIR / "icd10cm-reranker" / "onnx", "fp32", card["max_length"])
     scores = reranker.score([("heart attack", "Acute myocardial infarction, unspecified"),
                              ("heart attack", "Fracture of femur")])
     assert scores[0] > scores[1]
