@@ -37,6 +37,7 @@ test: setup browser
 # by hand, not in CI: minutes of CPU, and eval_all/accuracy --codiesp read ../shared/benchdata
 bench: setup
 	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/embed_speed.py
 	$(BIN)/python bench/build_time.py
 	$(BIN)/python bench/accuracy.py --codiesp
 	$(BIN)/python bench/eval_all.py

@@ -66,7 +66,10 @@ def split_phrases(note: str, limit: int = MAX_QUERY_CHARS) -> list[str]:
 
 def _searcher(retriever: Retriever, stage: str, k: int) -> Callable[[list[str]], list[Result]]:
     if stage == "rerank":
-        return lambda texts: retriever.search_batch(texts, k, stage="hybrid", rerank=True)
+        # as a search applies it: on by the index's verdict, only where the hybrid top is unsure
+        # (its margin); an index whose reranker is off has it forced on, for every query
+        forced = None if retriever.rerank_on else True
+        return lambda texts: retriever.search_batch(texts, k, stage="hybrid", rerank=forced)
     return lambda texts: retriever.search_batch(texts, k, stage=stage, rerank=False)
 
 

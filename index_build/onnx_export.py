@@ -15,7 +15,9 @@ import shutil
 import warnings
 from pathlib import Path
 
-from retriever.encoder import fingerprint, prefixes, quiet_loading, resolve
+from retriever.encoder import fingerprint, prefixes, resolve
+
+from .st_models import quiet_loading
 from retriever.errors import ModelProblem
 from retriever.onnx_models import CARD, MODEL, MODEL_INT8, TOKENIZER, read_card
 
@@ -212,11 +214,19 @@ def _save_tokenizer(tokenizer, folder: Path) -> None:
 
 def quantize_int8(src: Path, dst: Path) -> None:
     """Dynamic int8 weights for the matrix products (ONNX Runtime's quantiser)."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it advises a pre-processing step that dynamic int8 does not need
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
 
 
 def store_half(path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from retriever import index_files as files
-from retriever.encoder import Encoder
+from .st_models import Encoder
 
 SCALE = 20.0  # cosine -> logit, as sentence-transformers' MultipleNegativesRankingLoss
 

@@ -153,14 +153,20 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
           minutes: float = 50, epochs: int = 1, batch_size: int = 16, group_size: int = 8, lr: float = 5e-5,
           seed: int = 0, held_out_share: float = 0.02, max_length: int = 48, top: int = DEFAULT_RERANK_TOP,
           quantize: str | None = None, min_gain: float = 0.005, max_queries: int | None = None,
-          extra: Sequence[str | Path] = (), progress: bool = True) -> dict:
+          extra: Sequence[str | Path] = (), layers: int | None = None, progress: bool = True) -> dict:
     """Train a cross-encoder on the index's catalogue, choose its weight on the dev sets and put
-    it into the index (switched on only if it beats hybrid on every dev set). Returns a report."""
+    it into the index (switched on only if it beats hybrid on every dev set). Returns a report.
+
+    ``layers``: distil a smaller reranker from ``base`` (a trained cross-encoder): the student
+    keeps that many of its transformer layers, evenly spaced, and learns each query's own code
+    and the teacher's scores of the whole list (KL to the teacher's softmax)."""
     import torch
     from sentence_transformers import CrossEncoder
     from tqdm.auto import tqdm
 
-    from retriever.encoder import quiet_loading, resolve
+    from retriever.encoder import resolve
+
+    from .st_models import quiet_loading
     from retriever.errors import ModelProblem
 
     directory = Path(index).expanduser() if index else files.default_dir()
@@ -188,6 +194,9 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
                          group_size, rng)
 
     net, tokenizer = model.model, model.tokenizer
+    teacher = None
+    if layers:
+        teacher = keep_layers(net, layers)
     net.train()
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     plan = []
@@ -217,12 +226,19 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
             features = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length,
                                  return_tensors="pt")
             logits = net(**features).logits.view(-1)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher(**features).logits.view(-1)
             loss = torch.zeros(())
             at = 0
             for grp in batch:  # softmax over each query's own list; its code is first
                 n = len(grp.candidates)
-                loss = loss + torch.nn.functional.cross_entropy(logits[at:at + n].unsqueeze(0),
-                                                                torch.zeros(1, dtype=torch.long))
+                mine_ = logits[at:at + n].unsqueeze(0)
+                loss = loss + torch.nn.functional.cross_entropy(mine_, torch.zeros(1, dtype=torch.long))
+                if teacher is not None:
+                    loss = loss + torch.nn.functional.kl_div(
+                        torch.log_softmax(mine_, -1), torch.softmax(taught[at:at + n].unsqueeze(0), -1),
+                        reduction="batchmean")
                 at += n
             step(loss / len(batch), optimiser, net.parameters(), losses, bar)
             steps += 1
@@ -248,7 +264,7 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
                   "lr": lr, "seed": seed, "max_length": max_length, "minutes": round(train_minutes, 1),
                   "total_minutes": round((time.time() - started) / 60, 1),
                   "final_loss": float(np.mean(losses[-50:])) if losses else None, **verdict,
-                  "extra_files": [str(x) for x in extra],
+                  "extra_files": [str(x) for x in extra], "layers": layers,
                   "trained_on": "catalogue names of the index (held-out synonyms and 2% of codes excluded)"
                                 + (" and the extra files' pairs" if extra else "")
                                 + "; negatives mined by the index's hybrid search"}
@@ -257,6 +273,28 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report
+
+
+def keep_layers(net, n: int):
+    """Cut ``net`` (a BERT-style sequence classifier) down to ``n`` of its layers, evenly spaced
+    from the first to the last, in place; returns a frozen copy of the whole net (the teacher)."""
+    import copy
+
+    import torch
+
+    encoder = getattr(getattr(net, net.base_model_prefix, None), "encoder", None)
+    if encoder is None or not hasattr(encoder, "layer"):
+        raise ValueError(f"cannot pick layers of a {type(net).__name__}: --layers needs a BERT-style model")
+    total = len(encoder.layer)
+    if not 1 <= n < total:
+        raise ValueError(f"--layers must be from 1 to {total - 1} for this {total}-layer model, not {n}")
+    teacher = copy.deepcopy(net).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    keep = sorted({round(i * (total - 1) / max(1, n - 1)) for i in range(n)}) if n > 1 else [0]
+    encoder.layer = torch.nn.ModuleList([encoder.layer[i] for i in keep])
+    net.config.num_hidden_layers = len(keep)
+    return teacher
 
 
 def _held_out_code(code: str, seed: int, share: float) -> bool:

@@ -123,6 +123,8 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--min-gain", type=float, default=0.005,
                     help="acc@1 it must gain on every dev set to be on by default (default 0.005)")
     tr.add_argument("--max-queries", type=int, help="train on at most this many queries")
+    tr.add_argument("--layers", type=int, help="distil a smaller reranker from --base (a trained cross-encoder): "
+                                                 "keep this many of its layers, learn its scores")
     tr.add_argument("--pairs", metavar="GOLD.jsonl", action="append", default=[],
                     help="extra (text, codes) queries from a TRAIN split, e.g. Spanish spans (repeatable)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -351,7 +353,7 @@ def _cmd_train_reranker(a) -> int:
     r = train(a.index, base=a.base, dev=a.dev, minutes=a.minutes, epochs=a.epochs, batch_size=a.batch_size,
               group_size=a.group_size, lr=a.lr, seed=a.seed, top=a.top, max_length=a.max_length,
               quantize=None if a.quantize == "none" else a.quantize, min_gain=a.min_gain, max_queries=a.max_queries,
-              extra=a.pairs, progress=not a.quiet)
+              extra=a.pairs, layers=a.layers, progress=not a.quiet)
     print(f"trained {r['steps']} of {r['planned_steps']} steps on {r['groups']} query groups "
           f"(1 + {r['group_size'] - 1} hard negatives) from {r['base_model']} in {r['minutes']} min")
     for name, s in r["sets"].items():
@@ -384,6 +386,11 @@ def _precision(reranker: dict) -> str:
     return reranker.get("quantize") or "fp32"
 
 
+def _margin(reranker: dict) -> str:
+    m = reranker.get("margin")
+    return "every query" if m is None else f"queries whose top two are within {m:.4g}"
+
+
 def _tune_reranker(a) -> int:
     from index_build.train_reranker import retune
 
@@ -400,8 +407,12 @@ def _tune_reranker(a) -> int:
     before, after = r["before"], r["after"]
     print(f"before: top {before.get('top')}, weight {before.get('weight')}, {_precision(before)}, "
           f"{'on' if before.get('enabled') else 'off'}")
-    print(f"after:  top {after['top']}, weight {after['weight']:g}, {_precision(after)}, "
+    print(f"after:  top {after['top']}, weight {after['weight']:g}, {_precision(after)}, {_margin(after)}, "
           f"{'on' if after['enabled'] else 'off'}: {after['why']}")
+    for name, d in after.get("dev", {}).items():
+        if "reranked_share" in d:
+            print(f"  {name}: hybrid {d['hybrid_acc@1']:.3f}, rerank every query {d['rerank_acc@1']:.3f}, "
+                  f"rerank {d['reranked_share']:.0%} of queries (the unsure) {d['margin_acc@1']:.3f}")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
 
@@ -484,7 +495,7 @@ def _cmd_info(a) -> int:
     r = reranker_settings(m)
     if r:
         print(f"reranker   {r['path']}, top {r.get('top')}, weight {r.get('weight')}, "
-              f"max length {r.get('max_length', 64)}, {_precision(r)}, "
+              f"max length {r.get('max_length', 64)}, {_precision(r)}, {_margin(r)}, "
               f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
     else:
         print("reranker   none")

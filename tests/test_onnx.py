@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index_build.onnx_export import expand_half, export_cross_encoder, export_encoder, store_half
-from retriever.encoder import Encoder
+from index_build.st_models import Encoder
 from retriever.errors import ModelProblem
 from retriever.onnx_models import MODEL, MODEL_INT8, OnnxCrossEncoder, OnnxEncoder
 

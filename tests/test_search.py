@@ -148,3 +148,42 @@ def test_query_time_code_imports_no_build_code():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('index_build', 'yaml')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.fixture()
+def ranked(example_index, tiny_cross_encoder):
+    return Retriever.load(example_index, reranker=tiny_cross_encoder)
+
+
+def test_only_unsure_queries_are_reranked_when_the_index_has_a_margin(ranked):
+    phrases = ["heart attack", "asthma", "broken hip", "atrial flutter"]
+    pools = ranked.pools(phrases, 10)
+    gaps = [p[0][1] - p[1][1] for p in pools]
+    margin = sorted(gaps)[1] + 1e-9  # the two narrowest are unsure
+    ranked.rerank_settings["margin"] = margin
+    results = ranked.search_batch(phrases, k=5)
+    for result, gap, pool in zip(results, gaps, pools):
+        if gap < margin:
+            assert result.rerank == "applied" and all(c.scores["rerank"] is not None for c in result.candidates)
+        else:  # sure: the hybrid order as it was, no cross-encoder score
+            assert result.rerank == "skipped: the hybrid ranking is sure of its first code"
+            assert [c.code for c in result.candidates] == [ranked.entries.code[row[0]] for row in pool[:5]]
+            assert all(c.scores["rerank"] is None for c in result.candidates)
+    # asked for by name, every query is reranked
+    assert {r.rerank for r in ranked.search_batch(phrases, k=5, rerank=True)} == {"applied"}
+
+
+def test_a_latency_budget_answers_in_time_with_the_hybrid_ranking(ranked):
+    import time
+
+    phrases = ["heart attack", "asthma", "broken hip"]
+    late = ranked.search_batch(phrases, k=5, deadline=time.monotonic() - 1)
+    plain = ranked.search_batch(phrases, k=5, rerank=False)
+    assert {r.rerank for r in late} == {"skipped: over the latency budget"}
+    assert [[c.code for c in r.candidates] for r in late] == [[c.code for c in r.candidates] for r in plain]
+    # with time to spare, all are reranked; with room for about one, the first only
+    assert {r.rerank for r in ranked.search_batch(phrases, k=5, deadline=time.monotonic() + 60)} == {"applied"}
+    ranked.pair_seconds = 1.0
+    some = ranked.search_batch(phrases, k=5, deadline=time.monotonic() + 10.5)
+    assert [r.rerank for r in some] == ["applied", "skipped: over the latency budget",
+                                        "skipped: over the latency budget"]

@@ -217,3 +217,20 @@ def test_concurrent_requests_share_one_search(service, retriever):
         batcher.submit([""], 3, {}, False)
     batcher.close(timeout=30)
     assert not batcher.worker.is_alive()
+
+
+def test_over_the_latency_budget_a_search_answers_unreranked_and_says_so(example_index, tiny_cross_encoder):
+    from fastapi.testclient import TestClient
+
+    from retriever import Retriever
+
+    ranked = Service([Retriever.load(example_index, reranker=tiny_cross_encoder)])
+    rushed = TestClient(create_app(ranked, Limits(rerank_budget_s=0.0)))
+    res = rushed.post("/suggest", json={"text": PHRASE, "k": 5})
+    assert res.status_code == 200 and res.headers["x-medcode-rerank"] == "skipped: over the latency budget"
+    assert res.json()["rerank"] == "skipped: over the latency budget"
+    assert all(c["scores"]["rerank"] is None for c in res.json()["candidates"])
+    calm = TestClient(create_app(ranked, Limits(rerank_budget_s=None)))
+    res = calm.post("/suggest/batch", json={"texts": [PHRASE, "asthma"], "k": 5})
+    assert res.headers["x-medcode-rerank"] == "applied"
+    assert [r["rerank"] for r in res.json()["results"]] == ["applied", "applied"]

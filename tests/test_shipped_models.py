@@ -8,7 +8,8 @@ from index_build.build import DEFAULT_FUSION, build, default_models
 from index_build.export import FUSION_FILE, RERANKER_FILE, export
 from retriever import Retriever
 from retriever.cli import main
-from retriever.encoder import SHIPPED_DIR, SHIPPED_ENCODER, SHIPPED_RERANKER, Encoder, resolve
+from index_build.st_models import Encoder
+from retriever.encoder import SHIPPED_DIR, SHIPPED_ENCODER, SHIPPED_RERANKER, fingerprint, resolve
 from retriever.errors import ModelProblem
 from retriever.onnx_models import OnnxCrossEncoder, OnnxEncoder
 
@@ -48,6 +49,8 @@ def test_shipped_reranker_carries_its_verdict_and_ranks():
     card = json.loads((SHIPPED_DIR / "icd10cm-reranker" / RERANKER_FILE).read_text())
     assert card["enabled"] is True and card["top"] >= 1 and card["weight"] >= 0 and card["dev"]
     reranker = OnnxCrossEncoder(SHIPPED_DIR / "icd10cm-reranker" / "onnx", "fp32", card["max_length"])
+    # the export is stamped with the folder it was made from (a stale stamp makes builds export again)
+    assert reranker.card["source_fingerprint"] == fingerprint(str(SHIPPED_DIR / "icd10cm-reranker"))
     scores = reranker.score([("heart attack", "Acute myocardial infarction, unspecified"),
                              ("heart attack", "Fracture of femur")])
     assert scores[0] > scores[1]

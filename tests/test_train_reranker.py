@@ -164,3 +164,48 @@ def test_tune_reranker_needs_a_reranker(example_index, tmp_path, capsys):
     dev.write_text('{"text": "broken hip", "codes": ["FX.HIP"]}\n')
     assert main(["tune", "reranker", "--index", str(example_index), "--dev", str(dev), "--quiet"]) == 2
     assert "has no reranker" in capsys.readouterr().err
+
+
+def test_the_margin_is_the_cheapest_that_keeps_accuracy():
+    import numpy as np
+
+    from index_build.train_reranker import choose_margin
+
+    class Codes:  # accuracy() reads only entries.code
+        class entries:
+            code = ["A", "B"]
+
+    # 10 queries: gold is A; hybrid puts B first where its gap is small (i < 4), A first otherwise;
+    # the reranker always puts A first
+    pools, golds, logits = [], [], []
+    for i in range(10):
+        gap = 0.01 * (i + 1)
+        first, second = (1, 0) if i < 4 else (0, 1)
+        pools.append([[first, 1.0, 0, None], [second, 1.0 - gap, 0, None]])
+        golds.append({"A"})
+        logits.append(np.array([0.0, 5.0]) if first == 1 else np.array([5.0, 0.0]))
+    table = {"dev": {"rerank": {(10, 0.0): 1.0}, "data": (["q"] * 10, golds, pools, logits)}}
+    margin, result = choose_margin(Codes, table, 10, 0.0, 0.005)
+    assert 0.04 < margin <= 0.05 and result["dev"] == (0.4, 1.0)  # the four unsure ones, and no loss
+    # a reranker that helps the sure queries too gets no margin: every query is reranked
+    pools[9][0][0], pools[9][1][0], logits[9] = 1, 0, np.array([0.0, 5.0])
+    table["dev"]["data"] = (["q"] * 10, golds, pools, logits)
+    assert choose_margin(Codes, table, 10, 0.0, 0.005)[0] is None
+
+
+def test_a_student_keeps_evenly_spaced_layers_and_its_teacher_stays_whole():
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from index_build.train_reranker import keep_layers
+
+    net = BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=6,
+                                                   num_attention_heads=2, intermediate_size=32, num_labels=1))
+    layers = list(net.bert.encoder.layer)
+    teacher = keep_layers(net, 3)
+    assert [layers.index(x) for x in net.bert.encoder.layer] == [0, 2, 5] and net.config.num_hidden_layers == 3
+    assert len(teacher.bert.encoder.layer) == 6 and not any(p.requires_grad for p in teacher.parameters())
+    ids = torch.tensor([[1, 5, 7, 2]])
+    assert net(input_ids=ids).logits.shape == teacher(input_ids=ids).logits.shape == (1, 1)
+    with pytest.raises(ValueError, match="from 1 to 2 for this 3-layer"):
+        keep_layers(net, 3)  # a 3-layer net cannot keep 3

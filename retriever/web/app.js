@@ -48,7 +48,9 @@ async function ask(text) {
     if (!res.ok) { status.textContent = body.error || "error " + res.status; candidates = []; render(); return; }
     candidates = body.candidates;
     picked = candidates.length ? 0 : -1;
-    status.textContent = candidates.length ? `${candidates.length} codes` : "no codes found";
+    const ranking = body.rerank === "applied" ? " (reranked)"
+      : (body.rerank || "").includes("latency budget") ? " (first-stage ranking: the server is busy)" : "";
+    status.textContent = candidates.length ? `${candidates.length} codes${ranking}` : "no codes found";
     render();
   } catch (e) {
     if (mine === asked) status.textContent = "the server did not answer";
