@@ -58,7 +58,7 @@ def main() -> None:
     print(f"index {a.index}, reranker {settings['path']} (weight {settings['weight']}, max length "
           f"{settings.get('max_length')}, margin {settings.get('margin')}); {a.queries} queries of each of "
           f"{', '.join(names)}, one at a time, 2 cores")
-    print(f"| precision | reranked candidates | which queries | search p50 ms | p99 ms | share reranked | "
+    print("| precision | reranked candidates | which queries | search p50 ms | p99 ms | share reranked | "
           + " | ".join(f"acc@1 {n}" for n in names) + " |")
     print("|---|---:|---|---:|---:|---:|" + "---:|" * len(names))
     p50, p99, share, acc = run(False)

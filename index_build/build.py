@@ -150,7 +150,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
         store = EmbeddingCache(cache_root, f"{described['fingerprint']}\x1f{encoder.passage_prefix}",
                                encoder.dimension)
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
-        manifest = _write(tmp, loaded, entries, strings, left_out, vectors, encoder, described,
+        manifest = _write(tmp, loaded, entries, strings, left_out, vectors, described,
                           reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind), language=language,
                           embedded=embedded, started=started, cache=cache_root)
@@ -180,7 +180,7 @@ def dense_index(vectors: np.ndarray, settings: dict):
     return index
 
 
-def _write(tmp: Path, loaded, entries, strings, left_out, vectors, encoder, described, *, reranker,
+def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, reranker,
            reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language, cache) -> dict:
     import faiss
 

@@ -62,6 +62,17 @@ def _shipped(source: Path, kind: str) -> Path | None:
     return None
 
 
+def _earlier(source: Path, kind: str, cache: Path | None, half: bool,
+             max_length: int | None = None) -> tuple[Path | None, Path | None]:
+    """(an export of these weights to copy: the cache's, else the folder's own; where a new one
+    is kept). The cache comes first: it holds what a build made of the folder's own export too
+    (the reranker's int8 copy). Half-stored exports (for shipping) are not cached."""
+    cached = None if half else _cached(cache, source, kind, max_length)
+    if cached is not None and (cached / CARD).is_file():
+        return cached, cached
+    return (_shipped(source, kind) if source.is_dir() else None), cached
+
+
 def _cached(cache: Path | None, source: Path, kind: str, max_length: int | None = None) -> Path | None:
     """Where an export of these weights is kept between builds (None: no cache)."""
     if cache is None or not source.is_dir():
@@ -87,24 +98,18 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
     its export instead of loading torch to trace the model again."""
     out = Path(out)
     source = Path(resolve(name))
-    shipped = _shipped(source, "encoder") if source.is_dir() else None
-    cached = None if half else _cached(cache, source, "encoder")
-    if shipped is None and cached is not None and (cached / CARD).is_file():
-        shipped = cached
-    if shipped:
+    earlier, cached = _earlier(source, "encoder", cache, half)
+    if earlier:
         tmp = _tmp(out)
-        shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        shutil.copytree(earlier, tmp, dirs_exist_ok=True)
         _write(tmp, out)
+        _keep(out, cached)
         return read_card(out)
     import torch
     from sentence_transformers import SentenceTransformer
 
-    quiet_loading()
-    try:
-        model = SentenceTransformer(str(source) if source.exists() else name, device="cpu").float().eval()
-    except Exception as exc:  # the library raises many kinds for a bad name or path
-        raise ModelProblem(f"cannot load sentence-transformers model {name!r}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    model = _load(lambda: SentenceTransformer(str(source) if source.exists() else name, device="cpu").float().eval(),
+                  "sentence-transformers model", name)
     features = {k: v for k, v in model.preprocess(SAMPLE).items() if isinstance(v, torch.Tensor)}
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
 
@@ -121,25 +126,11 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
     prompts = getattr(model, "prompts", None) or {}
     known_q, known_p = prefixes(name)
     dimension = int(model.encode(["x"]).shape[1])
-    tmp = _tmp(out)
-    try:
-        _trace(Embed().eval(), {n: features[n] for n in names}, tmp / MODEL, "embedding")
-        if half:
-            store_half(tmp / MODEL)
-        _save_tokenizer(model.tokenizer, tmp)
-        card = {"kind": "encoder", "name": name, "dimension": dimension,
-                "max_length": int(model.max_seq_length), "inputs": names, "normalize": True,
-                "query_prompt": prompts.get("query", known_q),
-                "passage_prompt": prompts.get("passage", prompts.get("document", known_p)),
-                "source_fingerprint": fingerprint(str(source)), "opset": OPSET,
-                "weights": "fp16 stored, fp32 computed" if half else "fp32"}
-        (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
-        _write(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _keep(out, cached)
-    return card
+    card = {"kind": "encoder", "name": name, "dimension": dimension, "max_length": int(model.max_seq_length),
+            "inputs": names, "normalize": True, "query_prompt": prompts.get("query", known_q),
+            "passage_prompt": prompts.get("passage", prompts.get("document", known_p))}
+    return _export(Embed().eval(), {n: features[n] for n in names}, "embedding", model.tokenizer, card,
+                   source, out, half, cached)
 
 
 def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool = False,
@@ -147,13 +138,10 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
     """Write the cross-encoder ``name`` as an ONNX folder (fp32 and int8) at ``out``; its card."""
     out = Path(out)
     source = Path(resolve(name))
-    shipped = _shipped(source, "cross-encoder") if source.is_dir() else None
-    cached = None if half else _cached(cache, source, "cross-encoder", max_length)
-    if shipped is None and cached is not None and (cached / CARD).is_file():
-        shipped = cached
-    if shipped:
+    earlier, cached = _earlier(source, "cross-encoder", cache, half, max_length)
+    if earlier:
         tmp = _tmp(out)
-        shutil.copytree(shipped, tmp, dirs_exist_ok=True)
+        shutil.copytree(earlier, tmp, dirs_exist_ok=True)
         if not (tmp / MODEL_INT8).is_file():
             full = tmp / ".full.onnx"  # the quantiser finds weights only as plain fp32 initializers
             expand_half(tmp / MODEL, full)
@@ -162,16 +150,13 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
         card = {**read_card(tmp), "max_length": int(max_length)}
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
         _write(tmp, out)
+        _keep(out, cached)
         return card
     import torch
     from sentence_transformers import CrossEncoder
 
-    quiet_loading()
-    try:
-        model = CrossEncoder(str(source) if source.exists() else name, device="cpu", max_length=max_length)
-    except Exception as exc:  # the library raises many kinds for a bad name or path
-        raise ModelProblem(f"cannot load cross-encoder {name!r}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    model = _load(lambda: CrossEncoder(str(source) if source.exists() else name, device="cpu", max_length=max_length),
+                  "cross-encoder", name)
     net = model.model.float().eval()
     features = dict(model.tokenizer([SAMPLE[0], SAMPLE[1]], [SAMPLE[1], SAMPLE[0][:8]], padding=True,
                                     truncation=True, max_length=max_length, return_tensors="pt"))
@@ -185,15 +170,34 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
         def forward(self, *tensors):
             return self.net(**dict(zip(names, tensors))).logits
 
+    card = {"kind": "cross-encoder", "name": name, "max_length": int(max_length), "inputs": names}
+    return _export(Logits().eval(), {n: features[n] for n in names}, "logits", model.tokenizer, card,
+                   source, out, half, cached, int8=True)
+
+
+def _load(make, what: str, name: str):
+    """A sentence-transformers model, or a ModelProblem naming it."""
+    quiet_loading()
+    try:
+        return make()
+    except Exception as exc:  # the library raises many kinds for a bad name or path
+        raise ModelProblem(f"cannot load {what} {name!r}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
+def _export(module, inputs: dict, output: str, tokenizer, card: dict, source: Path, out: Path, half: bool,
+            cached: Path | None, int8: bool = False) -> dict:
+    """Trace ``module`` into a new folder (an int8 copy too if asked, fp16 storage if ``half``),
+    with its tokenizer and card; swap it in at ``out`` and keep it in the cache."""
     tmp = _tmp(out)
     try:
-        _trace(Logits().eval(), {n: features[n] for n in names}, tmp / MODEL, "logits")
-        quantize_int8(tmp / MODEL, tmp / MODEL_INT8)
+        _trace(module, inputs, tmp / MODEL, output)
+        if int8:
+            quantize_int8(tmp / MODEL, tmp / MODEL_INT8)
         if half:
             store_half(tmp / MODEL)
-        _save_tokenizer(model.tokenizer, tmp)
-        card = {"kind": "cross-encoder", "name": name, "max_length": int(max_length), "inputs": names,
-                "source_fingerprint": fingerprint(str(source)), "opset": OPSET,
+        _save_tokenizer(tokenizer, tmp)
+        card = {**card, "source_fingerprint": fingerprint(str(source)), "opset": OPSET,
                 "weights": "fp16 stored, fp32 computed" if half else "fp32"}
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
         _write(tmp, out)

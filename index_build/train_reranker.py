@@ -410,7 +410,6 @@ def attach(directory: Path, model_dir: Path, settings: dict) -> dict:
     manifest["files"].update({str(f.relative_to(directory)): files.sha256(f) for f in added})
     manifest["sizes"].update({str(f.relative_to(directory)): f.stat().st_size for f in added})
     manifest["reranker"] = {**settings, "path": name}
-    manifest.pop("rerank_top", None)
     files.replace_manifest(directory, manifest)
     if old and old["path"] != name and (directory / old["path"]).is_dir():
         shutil.rmtree(directory / old["path"], ignore_errors=True)

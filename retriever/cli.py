@@ -245,6 +245,8 @@ def _cmd_search(a) -> int:
                 phrases = [line.rstrip("\n") for line in f]
         except (OSError, UnicodeDecodeError) as exc:
             raise MedcodeError(f"cannot read {a.input}: {exc}") from exc
+        if not phrases:
+            raise MedcodeError(f"{a.input} is empty: give one phrase per line")
         for n, p in enumerate(phrases, 1):
             if not p.strip():
                 raise MedcodeError(f"{a.input}:{n}: empty line (one phrase per line)")

@@ -16,7 +16,7 @@ from .encoder import fingerprint, resolve
 from .errors import IndexProblem, ModelProblem, QueryError
 from .entries import Entries
 from .fusion import METHODS, fuse
-from .hierarchy import COL, code_tables, dotless
+from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
 from .tfidf import CharTfidf
 
@@ -62,14 +62,9 @@ class Filters(NamedTuple):
 
 
 def reranker_settings(manifest: dict) -> dict | None:
-    """The manifest's reranker entry as a dict (indexes of format 2 may hold just its path)."""
+    """The manifest's reranker entry as a dict, or None."""
     spec = manifest.get("reranker")
-    if not spec:
-        return None
-    if isinstance(spec, str):
-        return {"path": spec, "enabled": True, "top": int(manifest.get("rerank_top", DEFAULT_RERANK_TOP)),
-                "weight": 0.0, "why": "given at build time"}
-    return dict(spec)
+    return dict(spec) if spec else None
 
 
 def check_query(text: object) -> str:
@@ -91,7 +86,6 @@ class Retriever:
                  string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: OnnxEncoder,
                  parent_index: np.ndarray, root: np.ndarray, reranker=None, rerank_settings: dict | None = None):
         self.directory, self.manifest = directory, manifest
-        self._col = COL
         self.entries = entries
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.tfidf, self.dense = bm25, tfidf, dense

@@ -16,7 +16,6 @@ from typing import Sequence
 
 import numpy as np
 
-from . import index_files as files
 from .errors import QueryError
 from .search import MAX_K, Filters, Retriever, check_query
 

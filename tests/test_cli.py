@@ -159,3 +159,13 @@ def test_the_index_carries_its_model(capsys, tmp_path, cache_dir, tiny_encoder):
     # but naming the changed model says that it is not the one the index was built with
     code, _, err = run(capsys, "search", "--index", str(tmp_path / "idx"), "--model", str(model), "asthma")
     assert code == 2 and "was built with model" in err
+
+
+def test_a_bad_input_file_is_one_clear_error(capsys, example_index, tmp_path):
+    empty, binary, blank = tmp_path / "empty.txt", tmp_path / "binary.txt", tmp_path / "blank.txt"
+    empty.write_text("")
+    binary.write_bytes(b"\x00\xff\xfe")
+    blank.write_text("asthma\n\nbroken hip\n")
+    for path, words in ((empty, "is empty"), (binary, "cannot read"), (blank, ":2: empty line")):
+        code, _, err = run(capsys, "search", "--index", str(example_index), "--input", str(path))
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1
