@@ -19,10 +19,12 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/medcode build
 	$(BIN)/medcode info
-	$(BIN)/medcode search "heart attack, anterior wall"
-	$(BIN)/medcode search -k 5 --billable "broken hip, right side, first visit"
-	$(BIN)/medcode search -k 5 "type 2 diabetes with kidney damage"
-	$(BIN)/medcode search -k 5 --json "sugar diabetes" | head -n 30
+	$(BIN)/medcode search -k 3 "heart attack"
+	$(BIN)/medcode search -k 3 "heart attack, anterior wall"
+	$(BIN)/medcode search -k 3 "sugar diabetes"
+	$(BIN)/medcode search -k 3 "broken hip, right side, first visit"
+	$(BIN)/medcode search -k 3 --json "poisoning by aspirin" | head -n 30
+	$(BIN)/python bench/samples.py
 
 # the search page's end-to-end test drives Debian's headless Chromium; without it that test is skipped
 browser:

@@ -7,11 +7,16 @@ a dot after the third character ("r201" -> "R20.1").
     python bench/gold.py codiesp-docs --split test --out bench/out/codiesp_docs_test.jsonl
     python bench/gold.py parrot --out bench/out/parrot.jsonl
     python bench/gold.py alphaid --split dev --out bench/out/german-dev.jsonl
+    python bench/gold.py index-holdout --index bench/out/leaveout-index --split dev --out bench/out/index-dev.jsonl
 
 Alpha-ID-SE has no splits of its own: ``--split test`` is a fixed half drawn by a hash of the
 Alpha-ID; the other half is cut by a second hash into ``train`` (two thirds: pairs for ``medcode
 train``) and ``dev`` (one third: fusion weights, reranker judging), so nothing is chosen on the
 test half.
+
+The index holdout (``medcode build --holdout F`` holds out whole main terms of the ICD-10-CM
+Alphabetic Index, ``heldout-index.jsonl``) is cut in halves by a hash of the main term, so that one
+condition's lookups never stand on both sides: ``dev`` (fusion, reranker judging) and ``test``.
 """
 from __future__ import annotations
 
@@ -99,6 +104,16 @@ def fixed_split(rows: list[dict], split: str) -> list[dict]:
     return [r for r in rows if split_of(r) == split]
 
 
+def index_holdout(index: Path, split: str, limit: int | None = None) -> list[dict]:
+    """Held-out index terms of a leave-out build, the dev or test half by main term."""
+    rows = [json.loads(line) for line in (index / "heldout-index.jsonl").read_text(encoding="utf-8").splitlines()]
+    half = lambda r: "test" if hashlib.sha256(f"index-split\x1f{r['main']}".encode()).digest()[0] >= 128 else "dev"
+    rows = rows if split == "all" else [r for r in rows if half(r) == split]
+    if limit and len(rows) > limit:  # a fixed sample: the first by a hash of the text
+        rows = sorted(rows, key=lambda r: hashlib.sha256(f"index-sample\x1f{r['text']}".encode()).digest())[:limit]
+    return rows
+
+
 def parrot_documents(path: Path) -> list[dict]:
     """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
     evaluation only, never shipped)."""
@@ -121,7 +136,9 @@ def write(rows: list[dict], out: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot", "alphaid", "cantemist"))
+    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot", "alphaid", "cantemist", "index-holdout"))
+    ap.add_argument("--index", type=Path, help="index-holdout: the leave-out build that wrote heldout-index.jsonl")
+    ap.add_argument("--limit", type=int, help="index-holdout: at most this many rows (a fixed sample)")
     ap.add_argument("--split", default="test", choices=("train", "dev", "dev1", "dev2", "test", "all"))
     ap.add_argument("--data", type=Path, default=BENCHDATA)
     ap.add_argument("--out", type=Path)
@@ -132,6 +149,10 @@ def main() -> None:
         rows = codiesp_documents(a.data / "codiesp", a.split)
     elif a.set == "cantemist":
         rows = cantemist_mentions(a.data / "cantemist", a.split)
+    elif a.set == "index-holdout":
+        if not a.index or a.split not in ("dev", "test", "all"):
+            ap.error("index-holdout: --index DIR and --split dev, test or all")
+        rows = index_holdout(a.index, a.split, a.limit)
     elif a.set == "alphaid":
         rows = alphaid_terms(a.data / "alphaid_se_2020" / "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")
         if a.split in ("train", "dev", "test"):

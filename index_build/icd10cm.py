@@ -102,8 +102,10 @@ def read(path: str | Path | None = None, code_list: str | Path | None = None) ->
             for char, (meaning, notes) in seven.items():
                 if valid is not None and (code.replace(".", "").ljust(6, _PLACEHOLDER) + char) not in valid:
                     continue
+                # kind "extension": found through the code it extends, its 7th character chosen
+                # from the phrase at query time (its strings would repeat the parent's, 52k of them)
                 yield Entry(SYSTEM, version, _extend(code, char), f"{title}, {meaning}",
-                            synonyms=tuple(f"{title}, {note}" for note in notes), parent=code)
+                            synonyms=tuple(f"{title}, {note}" for note in notes), parent=code, kind="extension")
 
     for chapter in root.iter("chapter"):
         number = (chapter.findtext("name") or "").strip()

@@ -5,7 +5,7 @@ import hashlib
 import re
 from typing import NamedTuple, Sequence
 
-from .catalog import Entry
+from .catalog import Entry, Term
 
 CONTEXT_MODES = ("none", "vague", "all")
 # Titles that say little without their parent: "Other specified ...", "..., unspecified".
@@ -14,8 +14,24 @@ _VAGUE = re.compile(r"\b(other|unspecified|NOS|specified|not elsewhere classifie
 
 class IndexString(NamedTuple):
     text: str
-    kind: str  # title, synonym or context
+    kind: str  # title, synonym, context, or where an index term is from: index, external, neoplasm, drug
     entry: int  # position of the entry in the index's entry list
+    note: str = ""  # an index term's note: "see ...", "more characters needed (L03.01-)"
+
+
+def wording(text: str) -> str:
+    """The words of a string, in any order, without case, punctuation or nonessential modifiers'
+    parentheses: "Syndrome, Aarskog's (...)" and "Aarskog's syndrome" have the same wording."""
+    return " ".join(sorted(set(re.findall(r"\w+", text.lower())) - {"nos", "nec"}))
+
+
+def held_out_term(term: Term, fraction: float, seed: int) -> bool:
+    """A stable draw per main term: an index term leaves with its whole main term, as a coder's
+    lookups of one condition would."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}\x1findex\x1f{term.kind}\x1f{term.main}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
 def held_out(entry: Entry, synonym: str, fraction: float, seed: int) -> bool:
@@ -27,8 +43,15 @@ def held_out(entry: Entry, synonym: str, fraction: float, seed: int) -> bool:
 
 
 def index_strings(entries: Sequence[Entry], context: str = "none", holdout: float = 0.0,
-                  seed: int = 0) -> tuple[list[IndexString], list[dict]]:
-    """Strings to index, and the synonyms held out of them (for leave-out evaluation)."""
+                  seed: int = 0, terms: Sequence[Term] = (),
+                  index_holdout: float = 0.0) -> tuple[list[IndexString], list[dict], list[dict], dict]:
+    """Strings to index; the synonyms held out of them (for leave-out evaluation); the index terms
+    held out by main term (``index_holdout``); counts of index terms not indexed.
+
+    Index terms come after the catalogue's own strings, each once per code. With a leave-out, an
+    index term of the same wording as a held-out synonym is not indexed (it would hand the
+    held-out term back); with ``index_holdout``, whole main terms leave and their terms (without
+    nonessential modifiers) become gold."""
     if context not in CONTEXT_MODES:
         raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}")
     by_code = {(e.system, e.version, e.code): e for e in entries}
@@ -37,14 +60,16 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
         if not e.suggestable:
             continue
         seen = {e.title.lower()}
-        out.append(IndexString(e.title, "title", i))
+        own = e.kind != "extension"  # an extension is found through the code it extends
+        if own:
+            out.append(IndexString(e.title, "title", i))
         for s in e.synonyms:
             if s.lower() in seen:
                 continue
             seen.add(s.lower())
             if held_out(e, s, holdout, seed):
                 left_out.append({"text": s, "codes": [e.code], "system": e.system})
-            else:
+            elif own:
                 out.append(IndexString(s, "synonym", i))
         parent = by_code.get((e.system, e.version, e.parent)) if e.parent else None
         # A 7th-character code's title already begins with its parent's: context adds nothing.
@@ -52,4 +77,43 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
                 and not e.title.startswith(parent.title) \
                 and (context == "all" or _VAGUE.search(e.title)):
             out.append(IndexString(f"{parent.title}: {e.title}", "context", i))
-    return out, left_out
+    by_entry = {(e.system, e.code): i for i, e in enumerate(entries) if e.suggestable}
+    seen_by_entry: dict[int, set] = {}
+    for s in out:
+        seen_by_entry.setdefault(s.entry, set()).add(s.text.lower())
+    hidden = {wording(row["text"]) for row in left_out}
+    left_index, skipped = [], {"repeats": 0, "held_out_wording": 0}
+    for t in terms:
+        i = by_entry.get((t.system, t.code))
+        if i is None:
+            continue
+        if held_out_term(t, index_holdout, seed):
+            left_index.append({"text": t.plain or t.text, "codes": [t.code], "system": t.system, "main": t.main,
+                               "kind": t.kind})
+            continue
+        seen = seen_by_entry.setdefault(i, set())
+        if t.text.lower() in seen:
+            skipped["repeats"] += 1
+            continue
+        if hidden and wording(t.text) in hidden:
+            skipped["held_out_wording"] += 1
+            continue
+        seen.add(t.text.lower())
+        out.append(IndexString(t.text, t.kind, i, t.note))
+    return out, left_out, _unique_gold(left_index, out), skipped
+
+
+def _unique_gold(rows: list[dict], indexed: list[IndexString]) -> list[dict]:
+    """Held-out index terms as gold, once per wording (all codes it leads to), leaving out a
+    wording that the index still holds: that lookup would measure nothing."""
+    present = {wording(s.text) for s in indexed}
+    merged: dict[str, dict] = {}
+    for row in rows:
+        key = wording(row["text"])
+        if not key or key in present:
+            continue
+        if key in merged:
+            merged[key]["codes"] = sorted(set(merged[key]["codes"]) | set(row["codes"]))
+        else:
+            merged[key] = dict(row)
+    return list(merged.values())

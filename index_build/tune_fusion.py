@@ -29,7 +29,8 @@ def score(retriever: Retriever, rows: list[dict], **search) -> tuple[float, floa
     """(acc@1, recall@10) of a batch search without rerank; ``search`` as for ``search_batch``."""
     from evaluation.metrics import norm
 
-    results = retriever.search_batch([r["text"] for r in rows], k=10, rerank=False, **search)
+    # judged at every level, as the reranker is: gold sets name categories too
+    results = retriever.search_batch([r["text"] for r in rows], k=10, rerank=False, levels="all", **search)
     hit1 = hit10 = 0
     for row, res in zip(rows, results):
         gold = {norm(c) for c in row["codes"]}

@@ -31,7 +31,8 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build an index from catalogues")
     b.add_argument("--catalog", action="extend", nargs="+", metavar="NAME|PATH",
-                   help="built-in catalogue (icd10cm) or a YAML/CSV/TSV file; several allowed")
+                   help="built-in catalogue (icd10cm), FORMAT:PATH (edv, claml, omop, alpha-id, "
+                        "icd10cm-index) or a YAML/CSV/TSV file; several allowed")
     b.add_argument("--model", metavar="NAME|PATH",
                    help="sentence-transformers model (default: medcode-icd10cm-encoder, trained for "
                         "ICD-10-CM, when the index is icd10cm alone; else the embedded all-MiniLM-L6-v2)")
@@ -47,7 +48,13 @@ def parser() -> argparse.ArgumentParser:
                         "(default none: it did not help on the leave-out, see README)")
     b.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
                    help="leave this share of synonyms out (written to heldout.jsonl as gold)")
-    b.add_argument("--seed", type=int, default=0, help="seed of the holdout draw")
+    b.add_argument("--index-holdout", type=float, metavar="FRACTION",
+                   help="leave this share of the ICD-10-CM index's main terms out, with all their terms "
+                        "(written to heldout-index.jsonl as gold; default: --holdout)")
+    b.add_argument("--no-index-terms", action="store_true",
+                   help="leave out the ICD-10-CM Alphabetic Index, External Cause Index and the Neoplasm "
+                        "and Drug Tables that medcode ships (files given as icd10cm-index:PATH still count)")
+    b.add_argument("--seed", type=int, default=0, help="seed of the holdout draws")
     b.add_argument("--language", default="en", choices=("en", "de", "es"),
                    help="language of the catalogue's text, for BM25 (stopwords; German compounds are split)")
     b.add_argument("--query-prefix", help="text put before each query (models such as e5 need one)")
@@ -62,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10, help="candidates per phrase (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
+    s.add_argument("--all-levels", action="store_true",
+                   help="rank codes of every level (categories too); default: assignable codes only, "
+                        "a category found bringing its best-matching codes")
     s.add_argument("--stage", choices=("hybrid", "dense", "bm25", "tfidf"), default="hybrid",
                    help="retrieval stage (default hybrid)")
     s.add_argument("--input", metavar="FILE", help="one phrase per line")
@@ -84,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
                    help="gold codes the index lacks: count as misses (default), or score them against "
                         "their nearest listed ancestor (for catalogue extracts with gaps); either way the "
                         "report says how many")
+    e.add_argument("--levels", choices=("assignable", "all"), default="assignable",
+                   help="what the searches answer with: assignable codes (default, as medcode search) or "
+                        "every level (as before index terms)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--errors", metavar="FILE.jsonl", help="write each miss: query, gold, what came first")
     e.add_argument("--plot", metavar="FILE.png", help="save recall@k for k = 1..20 per stage")
@@ -197,11 +210,13 @@ def _cmd_build(a) -> int:
               reranker=False if a.no_reranker else a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
               query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index,
-              language=a.language)
+              language=a.language, index_terms=not a.no_index_terms, index_holdout=a.index_holdout)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "
           f"({c['newly_embedded']} newly embedded), model {m['model']['name']}, {m['build_seconds']} s")
+    for line in _index_term_lines(m):
+        print(line)
     r = m.get("reranker")
     if r:
         print(f"with a reranker, {'on' if r.get('enabled', True) else 'off'} by default: top {r.get('top')}, "
@@ -211,18 +226,29 @@ def _cmd_build(a) -> int:
 
 def _filters(a) -> dict:
     return {"billable_only": a.billable, "prefix": a.prefix, "chapter": a.chapter, "system": a.system,
-            "version": a.edition}
+            "version": a.edition, "levels": "all" if getattr(a, "all_levels", False) else "assignable"}
 
 
 def _table(result) -> str:
+    """Candidates in rank order, each under its category (said again when it changes)."""
     lines = [f"query: {result.query}"]
     if not result.candidates:
         lines.append("  no candidates")
+    shown = None
     for n, c in enumerate(result.candidates, 1):
+        cat = c.category
+        if cat and cat["code"] != c.code and cat["code"] != shown:
+            lines.append(f"     {cat['code']}: {cat['title']}")
+        shown = cat["code"] if cat else None
         mark = "*" if c.is_leaf else " "
         lines.append(f"{n:>3}. {c.code:<9}{mark} {c.score:7.3f}  {c.title}")
-        if c.evidence != c.title:
-            lines.append(f"{'':>24}matched: {c.evidence}")
+        if c.evidence != c.title or c.found_as:
+            where = f" ({c.evidence_kind}{': ' + c.evidence_note if c.evidence_note else ''})" \
+                if c.evidence_kind not in ("title", "synonym") else ""
+            found = f" -> {c.found_as}, chosen below it" if c.found_as else ""
+            lines.append(f"{'':>24}matched: {c.evidence}{where}{found}")
+        if c.missing:
+            lines.append(f"{'':>24}not said: {', '.join(c.missing)}")
     return "\n".join(lines)
 
 
@@ -300,9 +326,10 @@ def _cmd_eval(a) -> int:
     if a.absent == "ancestor":
         rows, mapped = to_nearest_listed(retriever, rows)
     if a.documents:
-        report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet)
+        report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet, levels=a.levels)
     else:
-        report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors)
+        report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors,
+                                  levels=a.levels)
     report["mapped_to_ancestor"] = mapped
     if a.errors:
         with open(a.errors, "w", encoding="utf-8") as f:
@@ -485,7 +512,10 @@ def _cmd_info(a) -> int:
     print(f"index      {directory}")
     print(f"built      {m['built_at']} by medcode {m['medcode_version']} in {m['build_seconds']} s")
     for cat in m["catalogues"]:
-        print(f"catalogue  {cat['name']}: {', '.join(cat['systems'])}, {cat['entries']} entries")
+        if "index_terms" not in cat:
+            print(f"catalogue  {cat['name']}: {', '.join(cat['systems'])}, {cat['entries']} entries")
+    for line in _index_term_lines(m):
+        print(line)
     print(f"codes      {c['suggestable']} suggestable, {c['billable']} billable")
     print(f"strings    {c['strings']} ({', '.join(f'{k} {v}' for k, v in c['strings_by_kind'].items())})")
     print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions, run by ONNX Runtime "
@@ -504,6 +534,19 @@ def _cmd_info(a) -> int:
     if a.verify:
         print(f"verified   SHA-256 of all {len(m['files'])} files")
     return 0
+
+
+def _index_term_lines(m: dict) -> list[str]:
+    """What each index file gave: terms read, kept, and codes the catalogue's edition lacks."""
+    out = []
+    for cat in m["catalogues"]:
+        r = cat.get("index_terms")
+        if r:
+            dropped = (f"; {r['dropped']} dropped: {r['dropped_codes']} codes not in this edition "
+                       f"(e.g. {', '.join(r['dropped_examples'][:5])})") if r["dropped"] else ""
+            out.append(f"index      {cat['name']}: {r['kind']} {r['edition']}, {r['terms']} terms, "
+                       f"{r['kept']} kept, {r['unresolved']} references unresolved{dropped}")
+    return out
 
 
 def _cmd_export(a) -> int:

@@ -27,7 +27,8 @@ def expansion(url: str | None, phrase: str, count: int, candidates: list[dict], 
     contains = [{"system": url_of(c["system"]), "version": c["version"], "code": c["code"], "display": c["title"],
                  "extension": [{"url": EXTENSION + "score", "valueDecimal": c["score"]},
                                {"url": EXTENSION + "evidence", "valueString": c["evidence"]},
-                               {"url": EXTENSION + "billable", "valueBoolean": c["is_leaf"]}]}
+                               {"url": EXTENSION + "billable", "valueBoolean": c["is_leaf"]}],
+                 **({} if c["is_leaf"] else {"abstract": True})}  # FHIR: shown for navigation, not selectable
                 for c in candidates]
     vs = {"resourceType": "ValueSet", "status": "active",
           "expansion": {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": _now(), "total": len(contains),

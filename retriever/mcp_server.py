@@ -13,7 +13,8 @@ INSTRUCTIONS = (
     "medcode suggests medical codes (ICD-10-CM and other loaded catalogues) for clinical phrases. "
     "Call suggest_codes with one short phrase at a time (a diagnosis or procedure, not a whole note); "
     "check a candidate with lookup_code (hierarchy, inclusion terms, excludes) and explain_code_choice "
-    "before you assign it. Prefer billable codes (is_leaf true)."
+    "before you assign it. Candidates are assignable codes (is_leaf true) unless levels='all' is asked; "
+    "a candidate's 'missing' lists what the phrase did not say (laterality, encounter): ask or check."
 )
 
 
@@ -32,12 +33,14 @@ def create_server(service: Service, max_k: int = 50):
             raise ToolError(str(exc)) from exc
 
     @server.tool()
-    def suggest_codes(text: str, k: int = 10, billable_only: bool = False) -> dict[str, Any]:
+    def suggest_codes(text: str, k: int = 10, billable_only: bool = False, levels: str = "assignable") -> dict[str, Any]:
         """Ranked candidate codes for one clinical phrase, each with title, score, the catalogue
-        string that matched (evidence) and whether it is billable (is_leaf)."""
+        string that matched (evidence), its category, whether it is billable (is_leaf) and what
+        the phrase did not say that the code does (missing). levels: "assignable" (default) or
+        "all" (categories too)."""
         if not 1 <= k <= max_k:
             raise ToolError(f"k must be from 1 to {max_k}, not {k}")
-        return guarded(service.suggest, text, k, {"billable_only": True} if billable_only else {})
+        return guarded(service.suggest, text, k, {"levels": levels, **({"billable_only": True} if billable_only else {})})
 
     @server.tool()
     def lookup_code(code: str) -> dict[str, Any]:

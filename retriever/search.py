@@ -2,6 +2,7 @@
 codes, reranked."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from functools import cached_property
@@ -29,18 +30,57 @@ DEFAULT_RERANK_TOP = 10
 PAIR_SECONDS = 0.004  # a first guess of the reranker's cost per pair on 2 cores (bench/rerank_speed.py)
 
 
+LEVELS = ("assignable", "all")
+DEFAULT_PRIOR = 0.03
+_UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
+# values that are not the default when a phrase is silent: a later encounter, a side; a fracture
+# not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine
+_NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), re.compile(r"\bright\b", re.I),
+                re.compile(r"\bleft\b", re.I), re.compile(r"\bbilateral\b", re.I),
+                re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I))
+_ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
+                        r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
+EXTENSION_WEIGHT = 0.1  # what a 7th character's meaning said in the phrase adds to its code's score
+# how phrases say an encounter, as the 7th characters' titles word it
+_ENCOUNTER_WORDS = re.compile(r"\b(first (visit|time|presentation|encounter)|new visit|follow[- ]?up|"
+                              r"recheck|late effects?)\b", re.I)
+_ENCOUNTER_MEANS = {"first": "initial encounter", "new": "initial encounter", "follow-up": "subsequent encounter",
+                    "followup": "subsequent encounter", "follow": "subsequent encounter",
+                    "recheck": "subsequent encounter", "late": "sequela"}
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - {"of", "the", "and", "for", "with", "or", "in", "nos"}
+BRING = 3  # assignable codes a non-assignable hit (a category) brings, best-matching first
+# what a code's title needs said that a phrase may leave out (ICD-10-CM wording)
+_NEEDS = (
+    ("laterality", re.compile(r"\b(right|left|bilateral)\b", re.I),
+     re.compile(r"\b(right|left|bilateral|both|rt|lt)\b", re.I)),
+    ("encounter (7th character: initial, subsequent or sequela)",
+     re.compile(r"\b(initial encounter|subsequent encounter|sequela)\b", re.I),
+     re.compile(r"\b(initial|first|new|subsequent|follow[- ]?up|later|healing|routine|sequelae?|late effect|"
+                r"encounter|visit|admission)\b", re.I)),
+)
+
+
 class Candidate(NamedTuple):
     system: str
     version: str
     code: str
     title: str
     score: float
-    evidence: str
-    is_leaf: bool
+    evidence: str  # the catalogue string that matched
+    is_leaf: bool  # assignable: a billable leaf of ICD-10-CM, a terminal code of other catalogues
     scores: dict
+    evidence_kind: str = "title"  # title, synonym, context; index, external, neoplasm, drug (index terms)
+    evidence_note: str = ""  # an index term's note: "see Infarct, myocardium"
+    category: dict | None = None  # the category the code stands in: {"code", "title"}
+    found_as: str | None = None  # the code the evidence matched, when this code was chosen below it
+    missing: tuple = ()  # what the code says that the phrase did not: laterality, encounter
 
     def as_dict(self) -> dict:
-        return self._asdict()
+        """Plain JSON types, as the HTTP and MCP answers carry it."""
+        return {**self._asdict(), "missing": list(self.missing)}
 
 
 class Result(NamedTuple):
@@ -84,7 +124,8 @@ class Retriever:
 
     def __init__(self, directory: Path, manifest: dict, entries: Entries, strings: list[str],
                  string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: OnnxEncoder,
-                 parent_index: np.ndarray, root: np.ndarray, reranker=None, rerank_settings: dict | None = None):
+                 parent_index: np.ndarray, root: np.ndarray, reranker=None, rerank_settings: dict | None = None,
+                 string_kind: list[str] | None = None, string_note: list[str] | None = None):
         self.directory, self.manifest = directory, manifest
         self.entries = entries
         self.strings, self.string_entry = strings, string_entry
@@ -101,6 +142,8 @@ class Retriever:
         self.systems = entries.systems
         self.is_leaf = entries.is_leaf
         self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
+        self.string_kind, self.string_note = string_kind or [], string_note or []
+        self._below: dict[int, np.ndarray] = {}
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -139,10 +182,13 @@ class Retriever:
         # FAISS reads its file without the GIL: in a thread, beside the JSON parsing below
         dense_reader = _Reading(lambda: faiss.read_index(str(directory / files.FAISS)))
         entries = Entries(directory)
-        strings = files.read_json(directory / files.STRINGS)
-        strings = strings.get("text") if isinstance(strings, dict) else None
+        table = files.read_json(directory / files.STRINGS)
+        strings = table.get("text") if isinstance(table, dict) else None
         if not isinstance(strings, list):
             raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
+        kinds, notes = table.get("kind") or [], table.get("note") or []
+        if len(kinds) != len(strings) or notes and len(notes) != len(strings):
+            raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: its lists differ in length")
         vocab = files.read_json(directory / files.VOCAB)
         grams = files.read_json(directory / files.TFIDF_VOCAB)
         try:
@@ -163,7 +209,7 @@ class Retriever:
         if ranker is not None:
             ranker.ready()
         return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder,
-                   parent_index.astype(np.int64), root.astype(np.int64), ranker, settings)
+                   parent_index.astype(np.int64), root.astype(np.int64), ranker, settings, kinds, notes)
 
     # -- hierarchy -------------------------------------------------------------------------
     @cached_property
@@ -194,6 +240,51 @@ class Retriever:
             chain.append(self.entries.record(i))
             i = self.parent_index[i]
         return chain[::-1]
+
+    @cached_property
+    def _children(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each entry's children, as (order, starts): children of e are order[starts[e]:starts[e + 1]]."""
+        parent = self.parent_index
+        order = np.argsort(parent, kind="stable")
+        starts = np.searchsorted(parent[order], np.arange(-1, len(parent) + 1))
+        return order, starts[1:]
+
+    @cached_property
+    def _strings_of(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each entry's strings, as (order, starts), like ``_children``."""
+        order = np.argsort(self.string_entry, kind="stable")
+        starts = np.searchsorted(self.string_entry[order], np.arange(len(self.entries) + 1))
+        return order, starts
+
+    def assignable_below(self, e: int) -> np.ndarray:
+        """The assignable codes under entry ``e`` (cached: a category's tree is walked once)."""
+        if e not in self._below:
+            order, starts = self._children
+            out, stack = [], [e]
+            while stack and len(out) < 100_000:
+                x = stack.pop()
+                kids = order[starts[x]:starts[x + 1]]
+                if not len(kids):
+                    if x != e and self.is_leaf[x]:
+                        out.append(x)
+                    continue
+                stack.extend(kids[::-1].tolist())
+            if len(self._below) > 4096:
+                self._below.clear()
+            self._below[e] = np.array(out, dtype=np.int64)
+        return self._below[e]
+
+    def category_of(self, e: int) -> int:
+        """The nearest ancestor-or-self of kind ``category`` (ICD-10's 3-character code), else the
+        top suggestable ancestor; -1 at the top."""
+        kinds, best, x = self.entries.kind, -1, int(e)
+        for _ in range(64):
+            if x < 0 or kinds[x] in ("chapter", "block"):
+                break
+            if kinds[x] == "category":
+                return x
+            best, x = x, int(self.parent_index[x])
+        return best if best != e else -1
 
     # -- filters ---------------------------------------------------------------------------
     def _allowed(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
@@ -238,17 +329,21 @@ class Retriever:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, text: str, k: int = 10, *, stage: str = "hybrid", rerank: bool | None = None,
-               fusion: dict | None = None, **filters) -> Result:
+               fusion: dict | None = None, levels: str = "assignable", **filters) -> Result:
         """Ranked candidate codes for one phrase. Filters: billable_only, prefix, chapter, system, version.
+
+        ``levels="assignable"`` (default) answers with codes a coder can assign (billable leaves of
+        ICD-10-CM, terminal codes of other catalogues): a category the search finds brings its
+        best-matching assignable codes in its place. ``levels="all"`` ranks every level.
 
         ``fusion`` overrides the index's fusion settings for this call, e.g.
         ``{"method": "rrf", "k": 60, "depth": 100}`` or ``{"method": "linear", "weight": 0.3}``.
         """
-        return self.search_batch([text], k, stage=stage, rerank=rerank, fusion=fusion, **filters)[0]
+        return self.search_batch([text], k, stage=stage, rerank=rerank, fusion=fusion, levels=levels, **filters)[0]
 
     def search_batch(self, texts: Sequence[str], k: int = 10, *, stage: str = "hybrid",
                      rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 64,
-                     deadline: float | None = None, **filters) -> list[Result]:
+                     deadline: float | None = None, levels: str = "assignable", **filters) -> list[Result]:
         """Like ``search`` for many phrases, embedding them in batches; results in input order.
 
         ``deadline`` (a ``time.monotonic()`` value): rerank only as many queries, in order, as
@@ -261,6 +356,8 @@ class Retriever:
             raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
         if stage not in STAGES:
             raise QueryError(f"unknown stage {stage!r} (choose from {', '.join(STAGES)})")
+        if levels not in LEVELS:
+            raise QueryError(f"unknown levels {levels!r} (choose from {', '.join(LEVELS)})")
         try:
             flt = Filters(**filters)
         except TypeError as exc:
@@ -275,7 +372,7 @@ class Retriever:
         use_rerank = self.rerank_on if rerank is None else bool(rerank)
         # codes kept per query: what is shown, and what the reranker may reorder
         limit = max(k, self.rerank_settings.get("top", 0) if use_rerank else 0)
-        pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size)
+        pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size, levels)
         notes = None
         if use_rerank and self.reranker is not None:
             note = "applied"
@@ -298,17 +395,19 @@ class Retriever:
         computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
                     "dense": stage in ("dense", "hybrid")}
         notes = notes or [note] * len(texts)
-        return [Result(t, [self._candidate(*row, computed=computed) for row in pool[:k]], n)
+        return [Result(t, [self._candidate(t, row, computed) for row in pool[:k]], n)
                 for t, pool, n in zip(texts, pools, notes)]
 
     def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and
-        tune the reranker). Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf]."""
-        return self._pools([check_query(t) for t in texts], stage, dict(self.fusion), limit, None, None, 32)
+        tune the reranker), at every level. Rows: [entry, stage score, evidence string, rerank score,
+        cosine, bm25, tfidf, entry the evidence matched]."""
+        return self._pools([check_query(t) for t in texts], stage, dict(self.fusion), limit, None, None, 32, "all")
 
     def _pools(self, texts: list[str], stage: str, fusion: dict, limit: int, mask, allowed_ids,
-               batch_size: int) -> list[list]:
+               batch_size: int, levels: str) -> list[list]:
         depth = int(fusion.get("depth", 100))
+        originals, texts = texts, [condition_words(t) for t in texts]
         vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
         dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
         pools = []
@@ -331,8 +430,112 @@ class Retriever:
             ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
             cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
             scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
-            pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit))
+            if scale is None and len(ids):  # the same scale for the codes a category brings
+                scale = float(bm[ids].max()) or None
+            if levels == "all":
+                pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit))
+                continue
+            rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None)
+            query = (vecs[qi] if vecs is not None else None, bm, tf)
+            pools.append(self._assignable(originals[qi], rows, query, stage, fusion, scale, limit, mask))
         return pools
+
+    def _assignable(self, text: str, rows: list[list], query, stage: str, fusion: dict, scale, limit: int,
+                    mask) -> list[list]:
+        """Rows of assignable codes only, in rank order: a hit on a code that cannot be assigned
+        (a category, a code with 7th characters) is replaced by its ``BRING`` best-matching
+        assignable codes, ranked among themselves by their own strings, at the hit's place."""
+        out, placed = [], set()
+        kinds = self.entries.kind
+        extended = set()  # codes one of whose 7th characters is placed: their others would crowd the list
+        for row in rows:
+            e = row[0]
+            if self.is_leaf[e]:
+                if e not in placed:
+                    placed.add(e)
+                    out.append(row)
+                    if kinds[e] == "extension":
+                        extended.add(int(self.parent_index[e]))
+            else:
+                below = self.assignable_below(e)
+                if mask is not None and len(below):
+                    below = below[mask[below]]
+                below = below[~np.isin(below, list(placed))] if placed and len(below) else below
+                if not len(below):
+                    continue
+                own = self._scores_below(below, query, stage, fusion, scale, text) + self._default_prior(below, text)
+                rank = 0
+                for j in np.argsort(-own, kind="stable"):
+                    leaf = int(below[j])
+                    if kinds[leaf] == "extension":  # one 7th character per code: its best for the phrase
+                        if int(self.parent_index[leaf]) in extended:
+                            continue
+                        extended.add(int(self.parent_index[leaf]))
+                    if rank == BRING:
+                        break
+                    rank += 1
+                    placed.add(leaf)
+                    # just below the hit's score, in the order of their own match
+                    out.append([leaf, row[1] - 1e-4 * rank, row[2], None, row[4], row[5], row[6], e])
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def _default_prior(self, entries: np.ndarray, text: str) -> np.ndarray:
+        """A small lead, among the codes below one hit, for the code a coder assigns when the
+        phrase says no more: the "unspecified" one (ICD-10-CM's rule for undocumented detail),
+        and not a side, encounter or sequela the phrase did not say. Smaller than the gap a
+        matching word makes, so a phrase that says more still finds its code."""
+        titles = self.entries.title
+        unsaid = [rx for rx in _NOT_DEFAULT if not rx.search(text)]
+        return np.array([DEFAULT_PRIOR * (bool(_UNSPECIFIED.search(titles[e])) - sum(bool(rx.search(titles[e])) for rx in unsaid))
+                         for e in entries])
+
+    def _own_scores(self, entries: np.ndarray, query, stage: str, fusion: dict, scale) -> np.ndarray:
+        """Each entry's best score over its own strings, by the stage's signal (linear fusion for
+        hybrid; RRF ranks need the whole candidate set, so its codes are ordered by cosine)."""
+        vec, bm, tf = query
+        order, starts = self._strings_of
+        spans = [order[starts[e]:starts[e + 1]] for e in entries]
+        sids = np.concatenate(spans) if spans else np.zeros(0, np.int64)
+        if not len(sids):
+            return np.full(len(entries), -np.inf)
+        cos = self.vectors[sids] @ vec if vec is not None else np.zeros(len(sids), np.float32)
+        if stage == "hybrid" and fusion.get("method", "linear") == "linear":
+            score = fuse(fusion, cos.astype(np.float64), bm[sids].astype(np.float64), tf[sids].astype(np.float64),
+                         scale or 1.0)
+        else:
+            score = {"dense": cos, "bm25": bm[sids], "tfidf": tf[sids]}.get(stage, cos).astype(np.float64)
+        lengths = np.array([len(x) for x in spans])
+        best = np.full(len(entries), -np.inf)
+        has = lengths > 0
+        best[has] = np.maximum.reduceat(score, np.r_[0, np.cumsum(lengths)[:-1]][has])
+        return best
+
+    def _scores_below(self, entries: np.ndarray, query, stage: str, fusion: dict, scale, text: str) -> np.ndarray:
+        """Own scores of codes below a hit. A code without strings of its own (an extension:
+        ICD-10-CM's 7th character) takes the score of the code it extends. A code whose title
+        adds words to its parent's ("..., subsequent encounter", "..., initial encounter for open
+        fracture") gains for the share of those words the phrase says, the encounter read as
+        its 7th characters word it ("first visit": initial encounter)."""
+        scores = self._own_scores(entries, query, stage, fusion, scale) if len(entries) else np.zeros(0)
+        parents = self.parent_index[entries] if len(entries) else np.zeros(0, np.int64)
+        bare = np.flatnonzero(~np.isfinite(scores))
+        if len(bare):
+            known = np.unique(parents[bare][parents[bare] >= 0])
+            base = dict(zip(known.tolist(), self._own_scores(known, query, stage, fusion, scale).tolist())) \
+                if len(known) else {}
+            for j in bare:
+                parent = base.get(int(parents[j]), -np.inf)
+                scores[j] = parent if np.isfinite(parent) else 0.0
+        said = _words(_ENCOUNTER_WORDS.sub(lambda m: _ENCOUNTER_MEANS[m.group(0).split()[0].lower()], text))
+        titles = self.entries.title
+        for j, (e, p) in enumerate(zip(entries.tolist(), parents.tolist())):
+            if p >= 0 and titles[e].startswith(titles[p]):
+                meaning = _words(titles[e][len(titles[p]):])
+                if meaning:
+                    scores[j] += EXTENSION_WEIGHT * len(meaning & said) / len(meaning)
+        return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
                   fusion: dict, scale: float | None, limit: int) -> list[list]:
@@ -353,13 +556,13 @@ class Retriever:
         ent = self.string_entry[ids].astype(np.int64)
         order = np.lexsort((ids, -score))
         _, first = np.unique(ent[order], return_index=True)
-        best = order[np.sort(first)][:limit]  # each code's best string, in rank order
+        best = order[np.sort(first)][:limit]  # each code's best string, in rank order (limit None: all)
         # each code's best value of every signal, whichever string it came from
         by_entry = np.argsort(ent, kind="stable")
         starts = np.flatnonzero(np.r_[True, ent[by_entry][1:] != ent[by_entry][:-1]])
         group = np.searchsorted(ent[by_entry][starts], ent[best])
         peaks = [np.maximum.reduceat(x[by_entry], starts)[group] for x in (cos, bm, tf)]
-        return [[int(ent[j]), float(score[j]), int(ids[j]), None, float(c), float(b), float(t)]
+        return [[int(ent[j]), float(score[j]), int(ids[j]), None, float(c), float(b), float(t), int(ent[j])]
                 for j, c, b, t in zip(best, *peaks)]
 
     def _over_budget(self, pools: list[list], only: Sequence[bool], deadline: float | None) -> list[bool]:
@@ -423,18 +626,39 @@ class Retriever:
                 return f"{title} ({parent})"
         return title
 
-    def _candidate(self, e: int, fused: float, string: int, rerank, cos: float, bm: float, tf: float,
-                   computed: dict) -> Candidate:
+    def _candidate(self, text: str, row: list, computed: dict) -> Candidate:
+        e, fused, string, rerank, cos, bm, tf, hit = row
         entries = self.entries
 
         def shown(name: str, value: float):
             return round(value, 6) if computed[name] else None
 
+        cat = self.category_of(e)
+        title = entries.title[e]
         return Candidate(system=entries.system[e], version=entries.version[e], code=entries.code[e],
-                         title=entries.title[e], score=round(rerank if rerank is not None else fused, 6),
+                         title=title, score=round(rerank if rerank is not None else fused, 6),
                          evidence=self.strings[string], is_leaf=bool(entries.is_leaf[e]),
                          scores={"bm25": shown("bm25", bm), "tfidf": shown("tfidf", tf), "dense": shown("dense", cos),
-                                 "fused": round(fused, 6), "rerank": None if rerank is None else round(rerank, 6)})
+                                 "fused": round(fused, 6), "rerank": None if rerank is None else round(rerank, 6)},
+                         evidence_kind=self.string_kind[string] if self.string_kind else "title",
+                         evidence_note=self.string_note[string] if self.string_note else "",
+                         category={"code": entries.code[cat], "title": entries.title[cat]} if cat >= 0 else None,
+                         found_as=entries.code[hit] if hit != e else None,
+                         missing=missing_detail(text, title) if entries.is_leaf[e] else ())
+
+
+def condition_words(text: str) -> str:
+    """The phrase without how it names the encounter ("first visit", "initial encounter",
+    "follow-up"): that picks a 7th character (``_scores_below``), it is not words of the condition,
+    and matched as words it finds first-degree burns for a "first visit"."""
+    bare = " ".join(_ENCOUNTER.sub(" ", text).split()).strip(" ,;")
+    return bare or text
+
+
+def missing_detail(text: str, title: str) -> tuple[str, ...]:
+    """What the code's title says that the phrase does not: a side, an encounter (ICD-10-CM's 7th
+    character). The code was chosen without it; a coder should check."""
+    return tuple(what for what, in_title, in_text in _NEEDS if in_title.search(title) and not in_text.search(text))
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -487,4 +711,4 @@ def onnx_folder(model_dir: Path) -> Path:
                        "training write one; give a folder that holds onnx/medcode_onnx.json)")
 
 
-__all__ = ["Candidate", "Result", "Retriever", "Filters", "check_query", "MAX_QUERY_CHARS"]
+__all__ = ["Candidate", "Result", "Retriever", "Filters", "check_query", "MAX_QUERY_CHARS", "LEVELS"]

@@ -28,6 +28,8 @@ class SuggestRequest(BaseModel):
     filters: dict[str, Any] = Field(default_factory=dict,
                                     description="billable_only, prefix, chapter, system, version")
     details: bool = Field(False, description="add each candidate's hierarchy path and excludes notes")
+    levels: str = Field("assignable", description="assignable (default: codes a coder can assign; a "
+                                                  "category brings its best codes) or all (every level)")
 
 
 class BatchRequest(BaseModel):
@@ -35,6 +37,7 @@ class BatchRequest(BaseModel):
     k: int = 10
     filters: dict[str, Any] = Field(default_factory=dict)
     details: bool = False
+    levels: str = "assignable"
 
 
 class Limits:
@@ -140,7 +143,7 @@ def create_app(service: Service, limits: Limits | None = None):
     @app.post("/suggest")
     async def suggest(req: SuggestRequest, response: Response):
         check_k(req.k)
-        results, note = await suggest_many([req.text], req.k, req.filters, req.details)
+        results, note = await suggest_many([req.text], req.k, {"levels": req.levels, **req.filters}, req.details)
         response.headers["X-Medcode-Rerank"] = note
         return results[0]
 
@@ -151,7 +154,7 @@ def create_app(service: Service, limits: Limits | None = None):
             raise QueryError("texts is empty: give at least one phrase")
         if len(req.texts) > limits.max_batch:
             raise QueryError(f"{len(req.texts)} texts; the limit is {limits.max_batch} per request")
-        results, note = await suggest_many(req.texts, req.k, req.filters, req.details)
+        results, note = await suggest_many(req.texts, req.k, {"levels": req.levels, **req.filters}, req.details)
         response.headers["X-Medcode-Rerank"] = note
         return {"results": results}
 
@@ -165,13 +168,15 @@ def create_app(service: Service, limits: Limits | None = None):
                             media_type=fhir_json)
 
     @app.get("/fhir/ValueSet/$expand")
-    async def expand(filter: str, url: str | None = None, count: int = 10):
+    async def expand(filter: str, url: str | None = None, count: int = 10, includeNotSelectable: bool = False):  # noqa: N803 - FHIR's spelling
         systems = {s["system"] for s in service.systems()}
         system = service.resolve_system(url) if url else None
         if system is None and len(systems) > 1:
             raise QueryError(f"several catalogues are served ({', '.join(sorted(systems))}): give url=")
         check_k(count)
         filters = {"system": system} if system else {}
+        # codes a coder cannot select (categories) only when asked; then marked abstract
+        filters["levels"] = "all" if includeNotSelectable else "assignable"
         results, _ = await suggest_many([filter], count, filters)
         return JSONResponse(fhir.expansion(url, filter, count, results[0]["candidates"], system_url),
                             media_type=fhir_json)

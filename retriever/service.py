@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import QueryError
-from .search import MAX_K, Filters, Retriever, check_query
+from .search import LEVELS, MAX_K, Filters, Retriever, check_query
 
 FHIR_SYSTEMS = {  # canonical FHIR URLs of the catalogues medcode knows by name
     "ICD-10-CM": "http://hl7.org/fhir/sid/icd-10-cm",
@@ -80,11 +80,14 @@ class Service:
         raise NotFound(f"no catalogue {name_or_url!r} is served here (served: {known})")
 
     def check_filters(self, filters: dict | None) -> dict:
-        """Known filter names only; a system given by name or FHIR URL becomes its name."""
+        """Known filter names only; a system given by name or FHIR URL becomes its name.
+        ``levels`` ("assignable" or "all") rides along with the filters."""
         filters = dict(filters or {})
-        unknown = set(filters) - set(Filters._fields)
+        unknown = set(filters) - set(Filters._fields) - {"levels"}
         if unknown:
-            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)})")
+            raise QueryError(f"unknown filter {sorted(unknown)[0]!r} (choose from {', '.join(Filters._fields)}, levels)")
+        if "levels" in filters and filters["levels"] not in LEVELS:
+            raise QueryError(f"levels must be one of {', '.join(LEVELS)}, not {filters['levels']!r}")
         if filters.get("system"):
             filters["system"] = self.resolve_system(filters["system"])
         return filters
@@ -174,7 +177,8 @@ class Service:
         info = self.lookup(code, system)
         with self.lock:
             only = {"system": info["system"]} if len(r.systems) > 1 else {}
-            ranked = r.search(text, min(EXPLAIN_DEPTH, MAX_K), **only)
+            # a category is ranked among every level; an assignable code as a search answers
+            ranked = r.search(text, min(EXPLAIN_DEPTH, MAX_K), levels="assignable" if info["is_leaf"] else "all", **only)
             ids = np.flatnonzero(r.string_entry == i)
             qvec = r.encoder.queries([text])[0]
             dense = r.vectors[ids] @ qvec
@@ -182,7 +186,8 @@ class Service:
             tfidf = r.tfidf.scores(text)[ids]
         rank = next((n for n, c in enumerate(ranked.candidates, 1)
                      if (c.system, c.code) == (info["system"], info["code"])), None)
-        strings = sorted(({"string": r.strings[s], "dense": round(float(d), 4), "bm25": round(float(b), 4),
+        strings = sorted(({"string": r.strings[s], "kind": r.string_kind[s] if r.string_kind else "title",
+                           "dense": round(float(d), 4), "bm25": round(float(b), 4),
                            "tfidf": round(float(t), 4)} for s, d, b, t in zip(ids, dense, bm25, tfidf)),
                          key=lambda x: -(x["dense"] + x["tfidf"]))
         above = [{"code": c.code, "title": c.title, "score": c.score, "evidence": c.evidence}

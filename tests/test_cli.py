@@ -20,7 +20,9 @@ def run(capsys, *argv):
 def test_search_prints_a_table(capsys, example_index):
     code, out, err = run(capsys, "search", "--index", str(example_index), "broken hip")
     assert code == 0
-    assert "FX.HIP" in out.splitlines()[1] and "rerank skipped" in out
+    lines = out.splitlines()
+    assert lines[1].strip() == "FX: Fractures"  # the category above its codes
+    assert "FX.HIP" in lines[2] and "rerank skipped" in out
 
 
 def test_search_json(capsys, example_index):

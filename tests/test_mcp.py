@@ -45,7 +45,7 @@ def test_lists_the_three_tools_with_schemas(session):
     tools, _ = session
     by_name = {t.name: t for t in tools.tools}
     assert set(by_name) == TOOLS
-    assert set(by_name["suggest_codes"].input_schema["properties"]) == {"text", "k", "billable_only"}
+    assert set(by_name["suggest_codes"].input_schema["properties"]) == {"text", "k", "billable_only", "levels"}
     assert by_name["suggest_codes"].input_schema["required"] == ["text"]
     assert all(t.description for t in tools.tools)
 

@@ -52,10 +52,13 @@ def browser():
     driver.quit()
 
 
+CODES = "#results li[role=option]"  # the category heads between them are not choices
+
+
 def _codes(browser):
     from selenium.webdriver.common.by import By
 
-    return [li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, "#results li")]
+    return [li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, CODES)]
 
 
 def test_type_choose_copy(server, browser, tmp_path):
@@ -68,14 +71,16 @@ def test_type_choose_copy(server, browser, tmp_path):
     box.send_keys("broken hip")
     wait = WebDriverWait(browser, 20)
     wait.until(lambda b: _codes(b)[:1] == ["FX.HIP"])
-    first = browser.find_element(By.CSS_SELECTOR, "#results li")
+    first = browser.find_element(By.CSS_SELECTOR, CODES)
     assert "Fracture of neck of femur" in first.text and "billable" in first.text
+    # its category stands above it
+    assert browser.find_element(By.CSS_SELECTOR, "#results li.category").text == "FX Fractures"
     assert "FX → FX.FEM → FX.HIP" in first.text  # the hierarchy path
     assert "picked" in first.get_attribute("class")
 
     box.send_keys(Keys.ARROW_DOWN)
     second = _codes(browser)[1]
-    assert "picked" in browser.find_elements(By.CSS_SELECTOR, "#results li")[1].get_attribute("class")
+    assert "picked" in browser.find_elements(By.CSS_SELECTOR, CODES)[1].get_attribute("class")
     box.send_keys(Keys.ENTER)
     wait.until(lambda b: b.find_element(By.ID, "toast").text == f"copied {second}")
 
@@ -83,7 +88,7 @@ def test_type_choose_copy(server, browser, tmp_path):
     box.send_keys(Keys.ESCAPE)
     box.send_keys("AFib")
     wait.until(lambda b: _codes(b)[:1] == ["CARD.AF"])
-    assert "excludes: atrial flutter" in browser.find_element(By.CSS_SELECTOR, "#results li").text
+    assert "excludes: atrial flutter" in browser.find_element(By.CSS_SELECTOR, CODES).text
     shot = os.environ.get("MEDCODE_SCREENSHOT") or str(tmp_path / "search-page.png")
     assert browser.save_screenshot(shot) and os.path.getsize(shot) > 1000
 

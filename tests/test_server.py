@@ -102,8 +102,12 @@ def test_fhir_expand(client, retriever):
     vs = res.json()
     fhir_shapes.check(vs)
     contains = vs["expansion"]["contains"]
-    assert len(contains) == vs["expansion"]["total"] == 3
+    # the example's fractures hold two selectable codes; the category FX.FEM is left out unless asked
+    assert len(contains) == vs["expansion"]["total"] == 2 and not any(c.get("abstract") for c in contains)
     assert contains[0]["code"] == "FX.HIP" and contains[0]["display"] == "Fracture of neck of femur"
+    every = client.get("/fhir/ValueSet/$expand", params={"url": "example", "filter": "broken hip", "count": 3,
+                                                         "includeNotSelectable": "true"}).json()["expansion"]["contains"]
+    assert {c["code"]: c.get("abstract", False) for c in every} == {"FX.HIP": False, "FX.FEM": True, "FX.RAD": False}
     assert contains[0]["system"] == "urn:medcode:system:example"
     ext = {e["url"].rsplit("/", 1)[1]: e for e in contains[0]["extension"]}
     assert ext["evidence"]["valueString"] == "broken hip" and "valueDecimal" in ext["score"]

@@ -1,7 +1,7 @@
 // The search page: debounced suggestions as you type, keyboard choice, one-key copy.
 "use strict";
 const input = document.getElementById("q");
-const billable = document.getElementById("billable");
+const everyLevel = document.getElementById("levels");
 const list = document.getElementById("results");
 const status = document.getElementById("status");
 const toast = document.getElementById("toast");
@@ -16,7 +16,16 @@ function el(tag, cls, text) {
 
 function render() {
   list.replaceChildren();
+  let shown = null;
   candidates.forEach((c, i) => {
+    // the category above its codes, said again when it changes: a coder sees where a code stands
+    const cat = c.category && c.category.code !== c.code ? c.category : null;
+    if (cat && cat.code !== shown) {
+      const head = el("li", "category", cat.code + "  " + cat.title);
+      head.setAttribute("role", "presentation");
+      list.append(head);
+    }
+    shown = c.category ? c.category.code : null;
     const li = el("li", i === picked ? "picked" : "");
     li.setAttribute("role", "option");
     li.setAttribute("aria-selected", i === picked ? "true" : "false");
@@ -28,7 +37,11 @@ function render() {
       path.title = c.path.map(p => p.code + " " + p.title).join("\n");
       li.append(path);
     }
-    if (c.evidence && c.evidence !== c.title) li.append(el("div", "evidence", "matched: " + c.evidence));
+    if (c.evidence && (c.evidence !== c.title || c.found_as)) {
+      const from = ["title", "synonym"].includes(c.evidence_kind) ? "" : ` (${c.evidence_kind}${c.evidence_note ? ": " + c.evidence_note : ""})`;
+      li.append(el("div", "evidence", "matched: " + c.evidence + from + (c.found_as ? ` → ${c.found_as}, chosen below it` : "")));
+    }
+    if (c.missing && c.missing.length) li.append(el("div", "missing", "not said: " + c.missing.join(", ")));
     (c.excludes || []).slice(0, 3).forEach(x => li.append(el("div", "excludes", "excludes: " + x.note)));
     li.addEventListener("click", () => { picked = i; render(); copy(); });
     list.append(li);
@@ -41,7 +54,7 @@ async function ask(text) {
   try {
     const res = await fetch("/suggest", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({text, k: 10, details: true, filters: billable.checked ? {billable_only: true} : {}}),
+      body: JSON.stringify({text, k: 10, details: true, levels: everyLevel.checked ? "all" : "assignable"}),
     });
     const body = await res.json();
     if (mine !== asked) return;  // a newer phrase was typed meanwhile
@@ -78,7 +91,7 @@ async function copy() {
 }
 
 input.addEventListener("input", schedule);
-billable.addEventListener("change", schedule);
+everyLevel.addEventListener("change", schedule);
 document.addEventListener("keydown", e => {
   if (e.key === "ArrowDown" && candidates.length) { picked = Math.min(picked + 1, candidates.length - 1); render(); e.preventDefault(); }
   else if (e.key === "ArrowUp" && candidates.length) { picked = Math.max(picked - 1, 0); render(); e.preventDefault(); }
