@@ -111,15 +111,15 @@ def load_terms(specs: list[str], loaded: list[tuple[str, list[Entry]]], shipped:
     codes = {(e.system, e.code): e.suggestable for _, group in loaded for e in group}
     if paths and not any(system == ix.SYSTEM for system, _ in codes):
         raise CatalogError(paths[0][0], None, "index terms are for ICD-10-CM: build with --catalog icd10cm too")
-    reads = [(spec, ix.read(path)) for spec, path in paths]
-    given = {r.kind for _, r in reads}
+    reads = [(spec, str(path), ix.read(path)) for spec, path in paths]  # (name in the manifest, source, lines)
+    given = {r.kind for _, _, r in reads}
     if shipped and any(system == ix.SYSTEM for system, _ in codes):
-        reads += [(f"{INDEX}:{path.name} (shipped, {ix.SHIPPED_EDITION})", ix.read(path))
+        reads += [(f"{INDEX}:{path.name} (shipped, {ix.SHIPPED_EDITION})", path.name, ix.read(path))
                   for path in ix.shipped(tuple(k for k in ix.KINDS if k not in given))]
-    neoplasms = next((r for _, r in reads if r.kind == "neoplasm"), None)
+    neoplasms = next((r for _, _, r in reads if r.kind == "neoplasm"), None)
     out = []
-    for spec, got in reads:
-        found, counts = ix.terms(got, spec.split(":", 1)[1].split(" (")[0], neoplasms)
+    for spec, source, got in reads:
+        found, counts = ix.terms(got, source, neoplasms)
         kept = [t for t in found if codes.get((t.system, t.code))]
         missing = sorted({t.code for t in found if not codes.get((t.system, t.code))})
         out.append((spec, kept, {"kind": got.kind, "edition": got.version, "lines": len(got.lines),

@@ -388,21 +388,21 @@ def terms(read_: Read, source: str, neoplasms: Read | None = None) -> tuple[list
             plain = ", ".join(n.line.title for n in chain)
             where = f"{source}:{line.where}"
             if kind in ("neoplasm", "drug"):
-                site = ", ".join(words[1:] if kind == "neoplasm" else words)
+                # a neoplasm's site is the path below the table's one main term; a drug is its whole path
+                below = chain[1:] if kind == "neoplasm" else chain
+                site, site_plain = ", ".join(words[len(chain) - len(below):]), ", ".join(n.line.title for n in below)
+                # the Table of Neoplasms is one main term: a leave-out holds out its sites
+                held_by = chain[1].line.title if kind == "neoplasm" and len(chain) > 1 else main.line.title
+                cells = dict(line.cells)
                 for column, heading in sorted(read_.headings.items()):
-                    if column < 2:
-                        continue
-                    if column not in dict(line.cells) and not line.see:
+                    if column < 2 or column not in cells and not line.see:
                         continue
                     code = follow(node, column, set())
                     if code is None:
-                        unresolved += bool(line.see) or bool(dict(line.cells).get(column, "").strip("- "))
+                        unresolved += bool(line.see) or bool(cells.get(column, "").strip("- "))
                         continue
-                    # the Table of Neoplasms is one main term: a leave-out holds out its sites
-                    held_by = chain[1].line.title if kind == "neoplasm" and len(chain) > 1 else main.line.title
-                    out.append(_term(code, _table_text(heading, site, kind), kind, where, held_by,
-                                     line.see, _table_text(heading, ", ".join(n.line.title for n in
-                                                                               (chain[1:] if kind == "neoplasm" else chain)), kind)))
+                    out.append(_term(code, _table_text(heading, site, kind), kind, where, held_by, line.see,
+                                     _table_text(heading, site_plain, kind)))
                 continue
             if not (line.code or line.see or line.see_also):
                 continue  # a connector ("with", "due to"): its subterms carry the codes

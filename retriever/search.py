@@ -144,6 +144,7 @@ class Retriever:
         self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
         self.string_kind, self.string_note = string_kind or [], string_note or []
         self._below: dict[int, np.ndarray] = {}
+        self._facts: dict[int, tuple] = {}  # see _title_facts
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -486,10 +487,24 @@ class Retriever:
         phrase says no more: the "unspecified" one (ICD-10-CM's rule for undocumented detail),
         and not a side, encounter or sequela the phrase did not say. Smaller than the gap a
         matching word makes, so a phrase that says more still finds its code."""
-        titles = self.entries.title
-        unsaid = [rx for rx in _NOT_DEFAULT if not rx.search(text)]
-        return np.array([DEFAULT_PRIOR * (bool(_UNSPECIFIED.search(titles[e])) - sum(bool(rx.search(titles[e])) for rx in unsaid))
-                         for e in entries])
+        unsaid = [not rx.search(text) for rx in _NOT_DEFAULT]
+        facts = [self._title_facts(e) for e in entries.tolist()]
+        return np.array([DEFAULT_PRIOR * (unspecified - sum(f and u for f, u in zip(flags, unsaid)))
+                         for unspecified, flags, _ in facts])
+
+    def _title_facts(self, e: int) -> tuple:
+        """What the prior and the 7th-character choice read in a code's title, read once per code
+        (a category brings up to thousands of codes a query): whether it says "unspecified",
+        which non-default values it names, and the words it adds to its parent's title."""
+        facts = self._facts.get(e)
+        if facts is None:
+            titles, p = self.entries.title, int(self.parent_index[e])
+            title = titles[e]
+            meaning = _words(title[len(titles[p]):]) if p >= 0 and title.startswith(titles[p]) else set()
+            facts = (bool(_UNSPECIFIED.search(title)), tuple(bool(rx.search(title)) for rx in _NOT_DEFAULT),
+                     frozenset(meaning))
+            self._facts[e] = facts
+        return facts
 
     def _own_scores(self, entries: np.ndarray, query, stage: str, fusion: dict, scale) -> np.ndarray:
         """Each entry's best score over its own strings, by the stage's signal (linear fusion for
@@ -529,12 +544,10 @@ class Retriever:
                 parent = base.get(int(parents[j]), -np.inf)
                 scores[j] = parent if np.isfinite(parent) else 0.0
         said = _words(_ENCOUNTER_WORDS.sub(lambda m: _ENCOUNTER_MEANS[m.group(0).split()[0].lower()], text))
-        titles = self.entries.title
-        for j, (e, p) in enumerate(zip(entries.tolist(), parents.tolist())):
-            if p >= 0 and titles[e].startswith(titles[p]):
-                meaning = _words(titles[e][len(titles[p]):])
-                if meaning:
-                    scores[j] += EXTENSION_WEIGHT * len(meaning & said) / len(meaning)
+        for j, e in enumerate(entries.tolist()):
+            meaning = self._title_facts(e)[2]
+            if meaning:
+                scores[j] += EXTENSION_WEIGHT * len(meaning & said) / len(meaning)
         return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
