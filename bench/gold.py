@@ -8,6 +8,7 @@ a dot after the third character ("r201" -> "R20.1").
     python bench/gold.py parrot --out bench/out/parrot.jsonl
     python bench/gold.py alphaid --split dev --out bench/out/german-dev.jsonl
     python bench/gold.py index-holdout --index bench/out/leaveout-index --split dev --out bench/out/index-dev.jsonl
+    python bench/gold.py excludes --index bench/out/leaveout-index --split dev --out bench/out/excludes-dev.jsonl
 
 Alpha-ID-SE has no splits of its own: ``--split test`` is a fixed half drawn by a hash of the
 Alpha-ID; the other half is cut by a second hash into ``train`` (two thirds: pairs for ``medcode
@@ -114,6 +115,31 @@ def index_holdout(index: Path, split: str, limit: int | None = None) -> list[dic
     return rows
 
 
+def excludes_holdout(index: Path, split: str, limit: int | None = None) -> list[dict]:
+    """Held-out Excludes-note phrases of an ICD-10-CM index ("congenital hydrocele" -> P83.5), the
+    dev or test half (``index_build.excludes``): wording from the catalogue's notes, never trained
+    on: a leave-out build (``--holdout``) indexes no synonym or index term of their wording. A phrase
+    that the index still holds word for word (a title) is left out: a lookup, not a test."""
+    from index_build import excludes
+    from retriever import index_files as files
+
+    from index_build.strings import wording
+
+    rows = [dict(zip(files.ENTRY_COLUMNS, r)) for r in files.read_json(index / files.ENTRIES)]
+    seed = files.read_json(index / files.MANIFEST)["strings"]["seed"]
+    present = {wording(t) for t in files.read_json(index / files.STRINGS)["text"]}
+    known = {r["code"] for r in rows}
+    gold: dict[str, set] = {}
+    for note in excludes.notes(rows):
+        if excludes.held_out(note, seed) and (split == "all" or excludes.half(note) == split) \
+                and wording(note.text) not in present:
+            gold.setdefault(note.text, set()).update(c for c in note.codes if c in known)
+    out = [{"text": t, "codes": sorted(c), "id": f"excludes-{i}"} for i, (t, c) in enumerate(gold.items()) if c]
+    if limit and len(out) > limit:
+        out = sorted(out, key=lambda r: hashlib.sha256(f"excludes-sample\x1f{r['text']}".encode()).digest())[:limit]
+    return out
+
+
 def parrot_documents(path: Path) -> list[dict]:
     """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
     evaluation only, never shipped)."""
@@ -136,8 +162,10 @@ def write(rows: list[dict], out: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot", "alphaid", "cantemist", "index-holdout"))
-    ap.add_argument("--index", type=Path, help="index-holdout: the leave-out build that wrote heldout-index.jsonl")
+    ap.add_argument("set", choices=("codiesp-x", "codiesp-docs", "parrot", "alphaid", "cantemist", "index-holdout",
+                                       "excludes"))
+    ap.add_argument("--index", type=Path, help="index-holdout: the leave-out build that wrote heldout-index.jsonl; "
+                                               "excludes: an ICD-10-CM index")
     ap.add_argument("--limit", type=int, help="index-holdout: at most this many rows (a fixed sample)")
     ap.add_argument("--split", default="test", choices=("train", "dev", "dev1", "dev2", "test", "all"))
     ap.add_argument("--data", type=Path, default=BENCHDATA)
@@ -153,6 +181,10 @@ def main() -> None:
         if not a.index or a.split not in ("dev", "test", "all"):
             ap.error("index-holdout: --index DIR and --split dev, test or all")
         rows = index_holdout(a.index, a.split, a.limit)
+    elif a.set == "excludes":
+        if not a.index or a.split not in ("dev", "test", "all"):
+            ap.error("excludes: --index DIR and --split dev, test or all")
+        rows = excludes_holdout(a.index, a.split, a.limit)
     elif a.set == "alphaid":
         rows = alphaid_terms(a.data / "alphaid_se_2020" / "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")
         if a.split in ("train", "dev", "test"):

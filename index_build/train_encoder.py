@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from retriever import index_files as files
+from . import excludes
 from .st_models import Encoder
 
 SCALE = 20.0  # cosine -> logit, as sentence-transformers' MultipleNegativesRankingLoss
@@ -32,6 +33,12 @@ class Pair(NamedTuple):
     title: str
     negative: str
     code: str
+    kind: str = "extra"  # where the name is from: synonym, index, external, neoplasm, drug, excludes, ...
+
+
+# the strings of an index that name a code in other words than its title: inclusion terms and the
+# Alphabetic Index's terms and Tables' cells
+NAME_KINDS = ("synonym", "index", "external", "neoplasm", "drug")
 
 
 # "unspecified" as the English, German and Spanish catalogues write it: a coder leaves it out
@@ -70,8 +77,8 @@ def training_pairs(directory: Path, seed: int, extension_share: float = 0.05) ->
 
     pairs = []
     for text, code, kind in zip(strings["text"], strings["code"], strings["kind"]):
-        if kind == "synonym":
-            pairs.append(Pair(text, title_of[code], sibling(code), code))
+        if kind in NAME_KINDS:
+            pairs.append(Pair(text, title_of[code], sibling(code), code, kind))
         elif kind == "title":
             parent = parent_of.get(code)
             # 7th-character codes repeat their parent's title: a small share of them is enough
@@ -79,9 +86,28 @@ def training_pairs(directory: Path, seed: int, extension_share: float = 0.05) ->
             if extension and rng.random() > extension_share:
                 continue
             for v in _variants(text):
-                pairs.append(Pair(v, text, sibling(code), code))
+                pairs.append(Pair(v, text, sibling(code), code, "reworded title"))
+    # an Excludes note names a condition and its code; the code it stands under is the ideal hard
+    # negative. The notes a leave-out holds out (its excludes gold) are never used.
+    seed_of_index = (files.read_json(directory / files.MANIFEST).get("strings") or {}).get("seed", 0)
+    held = (files.read_json(directory / files.MANIFEST).get("strings") or {}).get("holdout", 0) > 0
+    rows = [dict(zip(files.ENTRY_COLUMNS, e)) for e in entries]
+    for note in excludes.notes(rows):
+        if held and excludes.held_out(note, seed_of_index):
+            continue
+        for code in note.codes:
+            if code in title_of and note.under in title_of and code != note.under:
+                pairs.append(Pair(note.text, title_of[code], title_of[note.under], code, "excludes"))
     rng.shuffle(pairs)
     return pairs
+
+
+def pair_counts(pairs: list[Pair]) -> dict[str, int]:
+    """How many pairs of each kind (synonym, index, drug, excludes, ...): the training report's."""
+    counts: dict[str, int] = {}
+    for p in pairs:
+        counts[p.kind] = counts.get(p.kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def extra_pairs(directory: Path, paths, seed: int) -> list[Pair]:
@@ -225,13 +251,15 @@ def train(index: str | Path | None = None, out: str | Path | None = None, *, min
     shutil.rmtree(tmp, ignore_errors=True)
     model.save(str(tmp))
     report = {"base_model": built["name"], "index": str(directory), "pairs": len(train_pairs),
+              "pairs_by_kind": pair_counts(train_pairs),
               "held_out_pairs": len(held), "held_out_candidates": len(candidates), "steps": steps,
               "planned_steps": len(plan), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "minutes": round((time.time() - (deadline - minutes * 60)) / 60, 1),
               "final_loss": float(np.mean(losses[-50:])) if losses else None,
               "held_out_acc@1_before": before, "held_out_acc@1_after": after,
               "extra_pairs": len(added), "extra_files": [str(x) for x in extra],
-              "trained_on": "catalogue strings of the index (held-out synonyms excluded)"
+              "trained_on": "catalogue strings of the index: titles, inclusion terms, index terms, table cells, "
+                            "Excludes notes (what a leave-out holds out excluded)"
                             + (" and the extra files' pairs" if added else "")}
     (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
     if out.exists():
@@ -263,3 +291,37 @@ def rebuild_with(directory: Path, model: Path, progress: bool = True) -> dict:
                  language=m.get("bm25", {}).get("language", "en"))
 
 
+
+
+def interpolate(base: str, tuned: str | Path, alpha: float, out: str | Path) -> dict:
+    """WiSE-FT: a model whose weights are ``alpha * tuned + (1 - alpha) * base`` (same architecture),
+    keeping some of what the base model knew of wording the tuning never showed; ``alpha`` is
+    chosen on dev sets of several kinds. Written through a temporary folder; returns its report."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from retriever.encoder import resolve
+
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie between 0 and 1, not {alpha}")
+    start = SentenceTransformer(resolve(base), device="cpu")
+    end = SentenceTransformer(resolve(str(tuned)), device="cpu")
+    theta0, theta1 = start.state_dict(), end.state_dict()
+    if theta0.keys() != theta1.keys() or any(theta0[k].shape != theta1[k].shape for k in theta0):
+        raise ValueError(f"{base} and {tuned} differ in architecture: they cannot be interpolated")
+    with torch.no_grad():
+        mixed = {k: (alpha * theta1[k].float() + (1 - alpha) * theta0[k].float()).to(theta1[k].dtype)
+                 if theta1[k].is_floating_point() else theta1[k] for k in theta1}
+    end.load_state_dict(mixed)
+    out = Path(out).expanduser()
+    tmp = out.parent / f".{out.name}.interpolating-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    end.save(str(tmp))
+    card = Path(resolve(str(tuned))) / "medcode_training.json"
+    report = json.loads(card.read_text()) if card.is_file() else {}
+    report["wise_ft"] = {"alpha": alpha, "base": base, "tuned": str(tuned)}
+    (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return {**report["wise_ft"], "out": str(out)}

@@ -116,6 +116,11 @@ def parser() -> argparse.ArgumentParser:
     te.add_argument("--pairs", metavar="GOLD.jsonl", action="append", default=[],
                     help="extra (text, codes) pairs from a TRAIN split, e.g. Spanish spans (repeatable)")
     te.add_argument("--quiet", action="store_true", help="no progress bar")
+    ti = tsub.add_parser("interpolate", help="WiSE-FT: weights between a base encoder and its tuned copy")
+    ti.add_argument("--base", metavar="NAME|PATH", default="all-MiniLM-L6-v2", help="the untuned model")
+    ti.add_argument("--tuned", metavar="PATH", required=True, help="the tuned model (same architecture)")
+    ti.add_argument("--alpha", type=float, required=True, help="share of the tuned weights, 0 to 1")
+    ti.add_argument("--out", metavar="DIR", required=True)
     tr = tsub.add_parser("reranker", help="listwise cross-encoder on hybrid-mined hard negatives, "
                                           "judged on dev sets and put into the index")
     _index_arg(tr)
@@ -354,6 +359,15 @@ def _cmd_eval(a) -> int:
 def _cmd_train(a) -> int:
     if a.what == "reranker":
         return _cmd_train_reranker(a)
+    if a.what == "interpolate":
+        from index_build.train_encoder import interpolate
+
+        try:
+            r = interpolate(a.base, a.tuned, a.alpha, a.out)
+        except ValueError as exc:
+            raise MedcodeError(str(exc)) from exc
+        print(f"{r['out']}: {r['alpha']} x {r['tuned']} + {1 - r['alpha']:.2f} x {r['base']}")
+        return 0
     from index_build.train_encoder import rebuild_with, train
     from . import index_files as files
 

@@ -19,6 +19,7 @@ from .entries import Entries
 from .fusion import METHODS, fuse
 from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
+from .index_lookup import SeeReferences, names_phrase
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -36,10 +37,19 @@ _UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
 # values that are not the default when a phrase is silent: a later encounter, a side; a fracture
 # not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine
 _NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), re.compile(r"\bright\b", re.I),
-                re.compile(r"\bleft\b", re.I), re.compile(r"\bbilateral\b", re.I),
+                re.compile(r"\bleft\b", re.I), re.compile(r"\b(bilateral(ly)?|both sides)\b", re.I),
                 re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I))
 _ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
                         r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
+# how a phrase says a side apart from the condition ("broken hip, right side"): it picks the code
+# below a hit that names the side (``_default_prior``); matched as words it finds other right-sided
+# conditions before the condition itself
+_SIDE = re.compile(r"[,;]?\s*\b((on|of) the (right|left)( side)?|(right|left)[- ]sided?|both sides|bilaterally)\b"
+                   r"|,\s*(right|left)\s*(?=[,;]|$)", re.I)
+# "left anterior descending", "right coronary", "left ventricular": the name of a structure, not a side
+_NOT_A_SIDE = re.compile(r"\b(right|left)\s+(anterior descending|main|circumflex|coronary|ventric|atri|heart|"
+                         r"bundle|colon|hemicolon|portal)\w*", re.I)
+_SIDE_WORDS = re.compile(r"\b(right|left|bilateral|unspecified|side)\b")
 EXTENSION_WEIGHT = 0.1  # what a 7th character's meaning said in the phrase adds to its code's score
 # how phrases say an encounter, as the 7th characters' titles word it
 _ENCOUNTER_WORDS = re.compile(r"\b(first (visit|time|presentation|encounter)|new visit|follow[- ]?up|"
@@ -393,11 +403,21 @@ class Retriever:
             note = f"skipped: the reranker is off for this index ({self.rerank_settings.get('why', 'no reason given')})"
         else:
             note = "skipped: turned off for this search"
+        if stage == "hybrid":
+            pools = [self._named_first(t, pool) for t, pool in zip(texts, pools)]
         computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
                     "dense": stage in ("dense", "hybrid")}
         notes = notes or [note] * len(texts)
         return [Result(t, [self._candidate(t, row, computed) for row in pool[:k]], n)
                 for t, pool, n in zip(texts, pools, notes)]
+
+    def _named_first(self, text: str, pool: list[list]) -> list[list]:
+        """Codes whose evidence names the phrase word for word (an index term, a title, a synonym:
+        "sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)" -> E11.9) come first, in their
+        order: the catalogue's own answer to that lookup, which no score should outrank."""
+        words = condition_words(text)
+        named = [row for row in pool if names_phrase(self.strings[row[2]], words)]
+        return named + [row for row in pool if row not in named] if named else pool
 
     def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and
@@ -407,39 +427,57 @@ class Retriever:
 
     def _pools(self, texts: list[str], stage: str, fusion: dict, limit: int, mask, allowed_ids,
                batch_size: int, levels: str) -> list[list]:
-        depth = int(fusion.get("depth", 100))
         originals, texts = texts, [condition_words(t) for t in texts]
-        vecs = self.encoder.queries(texts, batch_size) if stage in ("dense", "hybrid") else None
-        dense_hits = self._dense_hits(vecs, depth, allowed_ids) if vecs is not None else None
-        pools = []
+        # a phrase that names a see-referenced index term is searched again with the target in its
+        # place; each code keeps the better row (index_lookup.py)
+        rewrites = [self.see_references.rewrite(t) for t in texts] if stage == "hybrid" else [None] * len(texts)
+        extra = [r.text for r in rewrites if r is not None]
+        vecs = self.encoder.queries(texts + extra, batch_size) if stage in ("dense", "hybrid") else None
+        dense_hits = self._dense_hits(vecs, int(fusion.get("depth", 100)), allowed_ids) if vecs is not None else None
+        pools, n = [], len(texts)
+        for qi, text in enumerate(texts):
+            rows = self._rows(originals[qi], text, qi, vecs, dense_hits, stage, fusion, limit, mask, levels)
+            if rewrites[qi] is not None:
+                rows = _better(rows, self._rows(originals[qi], rewrites[qi].text, n, vecs, dense_hits, stage, fusion,
+                                                limit, mask, levels), limit)
+                n += 1
+            pools.append(rows)
+        return pools
+
+    def _rows(self, original: str, text: str, qi: int, vecs, dense_hits, stage: str, fusion: dict, limit: int,
+              mask, levels: str) -> list[list]:
+        """One phrase's ranked code rows (``qi``: its row in ``vecs`` and ``dense_hits``)."""
+        depth = int(fusion.get("depth", 100))
         # each stage computes only the signals it ranks by; the others are reported as None
         use_bm25, use_tfidf = stage in ("bm25", "hybrid"), stage in ("tfidf", "hybrid")
         nothing = np.zeros(len(self.strings), dtype=np.float32)
-        for qi, text in enumerate(texts):
-            bm = self.bm25.scores(text) if use_bm25 else nothing
-            tf = self.tfidf.scores(text) if use_tfidf else nothing
-            if mask is not None:
-                outside = ~mask[self.string_entry]
-                for signal in (bm, tf):
-                    if signal is not nothing:
-                        signal[outside] = 0.0
-            found = [dense_hits[qi][dense_hits[qi] >= 0]] if dense_hits is not None else []
-            if use_bm25:
-                found.append(_top(bm, depth))
-            if use_tfidf:
-                found.append(_top(tf, depth))
-            ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
-            cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
-            scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
-            if scale is None and len(ids):  # the same scale for the codes a category brings
-                scale = float(bm[ids].max()) or None
-            if levels == "all":
-                pools.append(self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit))
-                continue
-            rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None)
-            query = (vecs[qi] if vecs is not None else None, bm, tf)
-            pools.append(self._assignable(originals[qi], rows, query, stage, fusion, scale, limit, mask))
-        return pools
+        bm = self.bm25.scores(text) if use_bm25 else nothing
+        tf = self.tfidf.scores(text) if use_tfidf else nothing
+        if mask is not None:
+            outside = ~mask[self.string_entry]
+            for signal in (bm, tf):
+                if signal is not nothing:
+                    signal[outside] = 0.0
+        found = [dense_hits[qi][dense_hits[qi] >= 0]] if dense_hits is not None else []
+        if use_bm25:
+            found.append(_top(bm, depth))
+        if use_tfidf:
+            found.append(_top(tf, depth))
+        ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+        cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
+        scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
+        if scale is None and len(ids):  # the same scale for the codes a category brings
+            scale = float(bm[ids].max()) or None
+        if levels == "all":
+            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit)
+        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None)
+        query = (vecs[qi] if vecs is not None else None, bm, tf)
+        return self._assignable(original, rows, query, stage, fusion, scale, limit, mask)
+
+    @cached_property
+    def see_references(self) -> SeeReferences:
+        """Made on the first search from the strings' notes (a tenth of a second for ICD-10-CM)."""
+        return SeeReferences(self.strings, self.string_kind, self.string_note)
 
     def _assignable(self, text: str, rows: list[list], query, stage: str, fusion: dict, scale, limit: int,
                     mask) -> list[list]:
@@ -487,22 +525,26 @@ class Retriever:
         phrase says no more: the "unspecified" one (ICD-10-CM's rule for undocumented detail),
         and not a side, encounter or sequela the phrase did not say. Smaller than the gap a
         matching word makes, so a phrase that says more still finds its code."""
-        unsaid = [not rx.search(text) for rx in _NOT_DEFAULT]
+        said = [bool(rx.search(_NOT_A_SIDE.sub(" ", text))) for rx in _NOT_DEFAULT]
+        sides = said[1:4]  # right, left, bilateral: a side said picks its code as a 7th character's words do
         facts = [self._title_facts(e) for e in entries.tolist()]
-        return np.array([DEFAULT_PRIOR * (unspecified - sum(f and u for f, u in zip(flags, unsaid)))
-                         for unspecified, flags, _ in facts])
+        return np.array([DEFAULT_PRIOR * (unspecified - sum(f and not s for f, s in zip(flags, said)))
+                         + EXTENSION_WEIGHT * sum(f and s for f, s in zip(flags[1:4], sides))
+                         for unspecified, flags, _, _ in facts])
 
     def _title_facts(self, e: int) -> tuple:
         """What the prior and the 7th-character choice read in a code's title, read once per code
         (a category brings up to thousands of codes a query): whether it says "unspecified",
-        which non-default values it names, and the words it adds to its parent's title."""
+        which non-default values it names, the words it adds to its parent's title, and its title
+        without a side (the codes that differ only in side share it)."""
         facts = self._facts.get(e)
         if facts is None:
             titles, p = self.entries.title, int(self.parent_index[e])
             title = titles[e]
             meaning = _words(title[len(titles[p]):]) if p >= 0 and title.startswith(titles[p]) else set()
-            facts = (bool(_UNSPECIFIED.search(title)), tuple(bool(rx.search(title)) for rx in _NOT_DEFAULT),
-                     frozenset(meaning))
+            sided = _NOT_A_SIDE.sub(" ", title)
+            facts = (bool(_UNSPECIFIED.search(title)), tuple(bool(rx.search(sided)) for rx in _NOT_DEFAULT),
+                     frozenset(meaning), " ".join(_SIDE_WORDS.sub(" ", title.lower()).split()))
             self._facts[e] = facts
         return facts
 
@@ -544,6 +586,15 @@ class Retriever:
                 parent = base.get(int(parents[j]), -np.inf)
                 scores[j] = parent if np.isfinite(parent) else 0.0
         said = _words(_ENCOUNTER_WORDS.sub(lambda m: _ENCOUNTER_MEANS[m.group(0).split()[0].lower()], text))
+        if _SIDE.search(text):
+            # a side said apart is an axis, not words of the condition: the codes that differ only in
+            # side match the condition as well as the best of them ("fracture of hip NOS" is the
+            # unspecified side's synonym), and the side said picks among them (``_default_prior``)
+            groups: dict[str, float] = {}
+            keys = [self._title_facts(e)[3] for e in entries.tolist()]
+            for key, score in zip(keys, scores.tolist()):
+                groups[key] = max(groups.get(key, -np.inf), score)
+            scores = np.array([groups[key] for key in keys])
         for j, e in enumerate(entries.tolist()):
             meaning = self._title_facts(e)[2]
             if meaning:
@@ -615,8 +666,24 @@ class Retriever:
             for row, s in zip(head, head_logits):
                 row[3] = float(s) + weight * row[1]
             head.sort(key=lambda row: -row[3])
+            self._side_axis(head)
             out.append(head + pool[len(head):])
         return out
+
+    def _side_axis(self, head: list[list]) -> None:
+        """Codes that differ only in side keep the first stage's order among themselves, in the
+        places and with the scores the reranker gave the group: the side the phrase said (or the
+        unspecified one it left open) was chosen by rule, which the cross-encoder does not read."""
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(head):
+            groups.setdefault(self._title_facts(row[0])[3], []).append(i)
+        for places in groups.values():
+            if len(places) > 1:
+                rows = sorted((head[i] for i in places), key=lambda row: -row[1])
+                scores = [head[i][3] for i in places]
+                for i, row, score in zip(places, rows, scores):
+                    row[3] = score
+                    head[i] = row
 
     def rerank_logits(self, texts: Sequence[str], heads: list[list]) -> list[np.ndarray]:
         """The cross-encoder's raw score of each (query, candidate) pair, per query."""
@@ -662,16 +729,27 @@ class Retriever:
 
 def condition_words(text: str) -> str:
     """The phrase without how it names the encounter ("first visit", "initial encounter",
-    "follow-up"): that picks a 7th character (``_scores_below``), it is not words of the condition,
-    and matched as words it finds first-degree burns for a "first visit"."""
-    bare = " ".join(_ENCOUNTER.sub(" ", text).split()).strip(" ,;")
+    "follow-up") and a side said apart ("right side", "on the left"): they pick a 7th character or
+    a code below a hit (``_scores_below``, ``_default_prior``), they are not words of the condition,
+    and matched as words a "first visit" finds first-degree burns."""
+    bare = " ".join(_SIDE.sub(" ", _ENCOUNTER.sub(" ", text)).split()).strip(" ,;")
     return bare or text
 
 
 def missing_detail(text: str, title: str) -> tuple[str, ...]:
     """What the code's title says that the phrase does not: a side, an encounter (ICD-10-CM's 7th
     character). The code was chosen without it; a coder should check."""
+    title = _NOT_A_SIDE.sub(" ", title)
     return tuple(what for what, in_title, in_text in _NEEDS if in_title.search(title) and not in_text.search(text))
+
+
+def _better(rows: list[list], others: list[list], limit: int) -> list[list]:
+    """Two rankings of one phrase merged: each code keeps its better row, in score order."""
+    best: dict[int, list] = {}
+    for row in rows + others:
+        if row[0] not in best or row[1] > best[row[0]][1]:
+            best[row[0]] = row
+    return sorted(best.values(), key=lambda row: -row[1])[:limit]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

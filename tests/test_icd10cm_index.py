@@ -185,3 +185,13 @@ def test_a_code_that_needs_an_encounter_says_when_the_phrase_gave_none(index_wit
     assert silent.missing == ("encounter (7th character: initial, subsequent or sequela)",)
     said = r.search("poisoning by 1-propanol, subsequent encounter", k=3).candidates[0]
     assert said.code == "T51.3X1D" and said.missing == ()
+
+
+def test_training_pairs_come_from_index_terms_and_tables_too(index_with_terms):
+    from index_build.train_encoder import pair_counts, training_pairs
+
+    pairs = training_pairs(index_with_terms, seed=0)
+    counts = pair_counts(pairs)
+    assert counts["index"] > 0 and counts["drug"] > 0 and counts["neoplasm"] > 0
+    heart = [p for p in pairs if p.anchor == "Attack, attacks, heart"]
+    assert heart and heart[0].title == "Acute myocardial infarction, unspecified" and heart[0].kind == "index"

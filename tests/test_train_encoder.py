@@ -79,3 +79,23 @@ def test_extra_pairs_from_a_train_split(example_index, tmp_path):
         ("infarto de miocardio", "CARD.MI", "Myocardial infarction"),
         ("fractura de cadera", "FX.HIP", "Fracture of neck of femur")]
     assert all(p.negative != p.title for p in pairs)
+
+
+def test_interpolation_lies_between_the_base_and_the_tuned_weights(tuned, tiny_encoder, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from index_build.train_encoder import interpolate
+    from retriever.encoder import resolve
+
+    work, index, report = tuned
+    base_name = report["base_model"]
+    interpolate(base_name, work / "encoder", 0.5, tmp_path / "mixed")
+    base = SentenceTransformer(resolve(base_name), device="cpu").state_dict()
+    end = SentenceTransformer(str(work / "encoder"), device="cpu").state_dict()
+    mixed = SentenceTransformer(str(tmp_path / "mixed"), device="cpu").state_dict()
+    moved = [k for k in mixed if mixed[k].is_floating_point() and not (base[k] == end[k]).all()]
+    assert moved  # training changed some weights, and the mix lies half way
+    assert all((mixed[k] - (base[k] + end[k]) / 2).abs().max() < 1e-5 for k in moved)
+    assert json.loads((tmp_path / "mixed" / "medcode_training.json").read_text())["wise_ft"]["alpha"] == 0.5
+    with pytest.raises(ValueError, match="architecture"):
+        interpolate(tiny_encoder, work / "encoder", 0.5, tmp_path / "other")

@@ -1,0 +1,126 @@
+"""The Alphabetic Index's "see" cross-references as query rewrites. A coder who looks up "Attack,
+heart" is sent to "Infarct, myocardium" and reads on there ("ST elevation, anterior wall"); the
+index strings hold the reference but not the target's subterms. A phrase that says every part of
+a see-referenced term is searched a second time with the target in its place ("heart attack,
+anterior wall" -> "Infarct, myocardium, anterior wall"); each code keeps the better of its two
+scores (``search.Retriever._pools``). The rules are read from the index's own strings, so a
+leave-out that holds a term out holds its reference out too."""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Sequence
+
+# words a part may carry that a phrase need not say
+_SKIP = {"nec", "nos", "with", "without", "of", "in", "due", "to", "by", "and", "or", "the", "a", "an", "from"}
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+# what a reference's target says that is no words of a phrase: "by site", "by type", "condition"
+_TARGET_NOISE = re.compile(r"^(by .*|condition|specified nec|nec)$", re.I)
+# small words left at the edge of a part once the term's words are taken ("crushing of ..., hand")
+_LOOSE = re.compile(r"^((of|the|a|an|in|and|or|on)\b\s*)+|(\s*\b(of|the|a|an|in|and|or|on))+$", re.I)
+KINDS = ("index", "external")  # table cells' references name a drug or a site, not a lookup
+
+
+class Rewrite(NamedTuple):
+    text: str  # the phrase with the target in place of the words that named the term
+    term: str  # the index term whose reference was followed
+    target: str  # what it refers to: "Infarct, myocardium"
+
+
+def _fold(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _words(text: str) -> list[str]:
+    return [_fold(w) for w in _WORD.findall(text.lower()) if w not in _SKIP]
+
+
+def _slots(term: str) -> list[list[tuple[str, ...]]]:
+    """A term's parts, as alternatives: "Attack, attacks, heart" is [[attack], [heart]]; the
+    comma parts that spell the same word differently ("Crush, crushed, crushing") are one slot."""
+    bare = re.sub(r"\([^()]*\)", " ", term)
+    slots: list[list[tuple[str, ...]]] = []
+    head = ""
+    for part in bare.split(","):
+        words = tuple(_words(part))
+        if not words:
+            continue
+        if slots and head and words[0][:4] == head[:4]:
+            slots[-1].append(words)
+        else:
+            slots.append([words])
+            head = words[0]
+    return slots
+
+
+class SeeReferences:
+    """Rules from index strings with a "see" note: the term's parts -> the reference's target."""
+
+    def __init__(self, texts: Sequence[str], kinds: Sequence[str], notes: Sequence[str]):
+        self.rules: list[tuple[list, str, str]] = []
+        self.by_word: dict[str, list[int]] = {}
+        seen = set()
+        for text, kind, note in zip(texts, kinds, notes):
+            if kind not in KINDS or not note.startswith("see "):
+                continue
+            target = note[4:].split(";")[0].strip()
+            parts = [p.strip() for p in re.sub(r"\([^()]*\)", " ", target).split(",")]
+            target = ", ".join(p for p in parts if p and not _TARGET_NOISE.match(p))
+            slots = _slots(text)
+            if not target or not slots or (text, target) in seen:
+                continue
+            seen.add((text, target))
+            self.rules.append((slots, text, target))
+            for alternative in slots[0]:
+                self.by_word.setdefault(alternative[0], []).append(len(self.rules) - 1)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rewrite(self, text: str) -> Rewrite | None:
+        """The phrase with the longest matching term's target in its place, or None."""
+        said = set(_words(text))
+        if not said:
+            return None
+        best, best_used = None, set()
+        for word in said:
+            for r in self.by_word.get(word, ()):
+                slots, term, target = self.rules[r]
+                used: set[str] = set()
+                for slot in slots:
+                    match = next((alt for alt in slot if said.issuperset(alt)), None)
+                    if match is None:
+                        break
+                    used.update(match)
+                else:
+                    if len(used) > len(best_used) or len(used) == len(best_used) and best is not None \
+                            and len(target) < len(self.rules[best][2]):
+                        best, best_used = r, used
+        if best is None:
+            return None
+        _, term, target = self.rules[best]
+        # the rest of the phrase, in its own order, without the words the term took
+        rest = [w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*|[,;]", text)
+                if w in ",;" or _fold(w.lower()) not in best_used]
+        parts = " ".join(rest).replace(";", ",").split(",")
+        tail = ", ".join(p for p in (_LOOSE.sub("", part.strip()) for part in parts) if p)
+        if not tail:  # the term itself leads to its target's code: nothing to search again
+            return None
+        return Rewrite(f"{target}, {tail}", term, target)
+
+
+def names_phrase(term: str, text: str) -> bool:
+    """Whether a catalogue string names the phrase word for word, as a coder's lookup would: every
+    part of the term said, and every word of the phrase a word of the term or of its nonessential
+    modifiers ("sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)"; "heart attack" is
+    "Attack, attacks, heart"). Order, case, plurals and small words do not count."""
+    said = set(_words(text))
+    if not said:
+        return False
+    used: set[str] = set()
+    for slot in _slots(term):
+        match = next((alt for alt in slot if said.issuperset(alt)), None)
+        if match is None:
+            return False
+        used.update(match)
+    optional = set(_words(" ".join(re.findall(r"\(([^()]*)\)", term))))
+    return said <= used | optional

@@ -1,0 +1,104 @@
+"""How a search reads the Alphabetic Index as a coder does: see-references followed into the
+target ("heart attack, anterior wall"), a phrase the catalogue names word for word put first,
+and a side said apart treated as an axis."""
+import numpy as np
+import pytest
+
+from retriever.index_lookup import SeeReferences, names_phrase
+from retriever.search import condition_words
+
+from .test_icd10cm_index import index_with_terms  # noqa: F401  (the fixture index with index terms)
+
+STRINGS = ["Attack, attacks, heart", "Crush, crushed, crushing, extremity, upper, hand", "Broken, arm (meaning upper limb)",
+           "Infarct, infarction, myocardium, myocardial", "poisoning by Petroleum NEC, jelly, assault"]
+KINDS = ["index", "index", "index", "index", "drug"]
+NOTES = ["see infarct, myocardium", "see Crush, hand; more characters needed (S67.2-)", "see Fracture, arm", "",
+         "see Petrolatum"]
+
+
+def test_a_phrase_naming_a_referenced_term_is_searched_with_the_target_in_its_place():
+    refs = SeeReferences(STRINGS, KINDS, NOTES)
+    assert len(refs) == 3  # a table cell's reference names a drug, not a lookup
+    got = refs.rewrite("heart attack, anterior wall")
+    assert got.text == "infarct, myocardium, anterior wall" and got.term == "Attack, attacks, heart"
+    # the alternatives of one part ("crush, crushed, crushing") are one slot: any of them will do
+    assert refs.rewrite("crushing of upper extremity, hand, dorsum").text == "Crush, hand, dorsum"
+    assert refs.rewrite("broken arm, left, displaced").text.startswith("Fracture, arm, left")
+
+
+def test_no_rewrite_when_a_part_is_missing_or_the_term_is_the_whole_phrase():
+    refs = SeeReferences(STRINGS, KINDS, NOTES)
+    assert refs.rewrite("attack of panic") is None  # "heart" not said
+    assert refs.rewrite("crushed hand") is None  # "extremity, upper" not said
+    assert refs.rewrite("heart attack") is None  # its own index string already leads to the target's code
+    assert refs.rewrite("poisoning by petroleum jelly, assault, hip") is None
+
+
+@pytest.mark.parametrize("term,phrase,named", [
+    ("Attack, attacks, heart", "heart attack", True),
+    ("Attack, attacks, heart", "Heart attacks", True),
+    ("Diabetes, diabetic (mellitus) (sugar)", "sugar diabetes", True),
+    ("Diabetes, diabetic (mellitus) (sugar)", "diabetes mellitus", True),
+    ("Essential (primary) hypertension", "essential hypertension", True),
+    ("diabetes NOS", "sugar diabetes", False),  # "sugar" is no word of that term
+    ("Heart disease, unspecified", "heart attack", False),
+    ("Attack, attacks, heart", "heart", False),  # a part not said
+])
+def test_a_term_names_a_phrase_word_for_word(term, phrase, named):
+    assert names_phrase(term, phrase) is named
+
+
+@pytest.mark.parametrize("phrase,condition", [
+    ("broken hip, right side, first visit", "broken hip"),
+    ("otitis media on the left", "otitis media"),
+    ("hip pain, left", "hip pain"),
+    ("left-sided weakness", "weakness"),
+    ("right heart failure", "right heart failure"),  # part of the condition's name: kept
+    ("fracture of right femur", "fracture of right femur"),
+])
+def test_a_side_said_apart_is_no_word_of_the_condition(phrase, condition):
+    assert condition_words(phrase) == condition
+
+
+def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads_when_none_is(index_with_terms):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index(c) for c in ("C40.20", "C40.21", "C40.22")])
+    base = "malignant neoplasm of long bones of lower limb"
+    for phrase, first in ((base, "C40.20"), (f"{base}, right side", "C40.21"), (f"{base} on the left", "C40.22")):
+        words = condition_words(phrase)
+        vec = r.encoder.queries([words], 1)[0]
+        query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+        own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+        assert r.entries.code[below[int(np.argmax(own))]] == first, phrase
+
+
+def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    e = {c: r.entry_index(c) for c in ("C40.20", "C40.21", "I21.9")}
+    # the reranker put the unspecified side above the right one that the first stage chose
+    head = [[e["C40.20"], 0.70, 0, 9.0, 0, 0, 0, 0], [e["I21.9"], 0.50, 0, 8.0, 0, 0, 0, 0],
+            [e["C40.21"], 0.80, 0, 7.0, 0, 0, 0, 0]]
+    r._side_axis(head)
+    assert [row[0] for row in head] == [e["C40.21"], e["I21.9"], e["C40.20"]]
+    assert [row[3] for row in head] == [9.0, 8.0, 7.0]  # the places and scores the reranker gave
+
+
+def test_a_see_reference_finds_the_targets_subterm(index_with_terms):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    assert r.see_references.rewrite("heart attack, non-Q wave").text == "infarct, myocardium, non-Q wave"
+    found = r.search("heart attack, non-Q wave", k=5).candidates
+    assert "I21.4" in [c.code for c in found]  # "Infarct, myocardium, non-Q wave" -> I21.4
+
+
+def test_the_name_of_a_structure_is_no_side():
+    from retriever.search import missing_detail
+
+    lad = "ST elevation (STEMI) myocardial infarction involving left anterior descending coronary artery"
+    assert missing_detail("heart attack, anterior wall", lad) == ()
+    assert missing_detail("fracture of hip", "Fracture of unspecified part of neck of right femur") == ("laterality",)
