@@ -104,7 +104,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
           holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
           dense_index_kind: str = "hnsw", language: str = "en", index_terms: bool = True,
-          index_holdout: float | None = None) -> dict:
+          index_holdout: float | None = None, index_wording: str = "printed") -> dict:
     """Build an index and return its manifest. ``language`` picks the BM25 tokenizer (stopwords;
     English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
     of the index and writes them to ``heldout.jsonl`` as evaluation gold; ``index_holdout``
@@ -129,7 +129,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     term_files = load_terms(list(catalogs), loaded, shipped=index_terms)
     strings, left_out, left_index, skipped = index_strings(
         entries, context=context, holdout=holdout, seed=seed, terms=[t for _, group, _ in term_files for t in group],
-        index_holdout=index_holdout)
+        index_holdout=index_holdout, index_wording=index_wording)
     if not strings:
         raise ValueError("the catalogues hold no code that can be suggested")
 
@@ -160,6 +160,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
         vectors, embedded = store.embed([s.text for s in strings], _encode_with_progress(encoder, progress))
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, described,
                           term_files=term_files, left_index=left_index, skipped=skipped, index_holdout=index_holdout,
+                          index_wording=index_wording,
                           reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind), language=language,
                           embedded=embedded, started=started, cache=cache_root)
@@ -189,7 +190,7 @@ def dense_index(vectors: np.ndarray, settings: dict):
     return index
 
 
-def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, term_files, left_index, skipped, index_holdout, reranker,
+def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, term_files, left_index, skipped, index_holdout, index_wording, reranker,
            reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language, cache) -> dict:
     import faiss
 
@@ -243,7 +244,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
                    "held_out": len(left_out), "held_out_index_terms": len(left_index),
                    "index_terms_not_indexed": skipped},
         "strings": {"context": context, "holdout": holdout, "seed": seed,
-                    "index_holdout": index_holdout},
+                    "index_holdout": index_holdout, "index_wording": index_wording},
         "bm25": {"k1": K1, "b": B, "epsilon": EPSILON, "language": language,
                  "tokenizer": {"en": "fold-alnum-stop-plural/1", "de": "fold-alnum-stop-decompound/1"}.get(
                      language, "fold-alnum-stop/1")},

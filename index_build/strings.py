@@ -9,6 +9,7 @@ from . import excludes
 from .catalog import Entry, Term
 
 CONTEXT_MODES = ("none", "vague", "all")
+INDEX_WORDINGS = ("printed", "plain")
 # Titles that say little without their parent: "Other specified ...", "..., unspecified".
 _VAGUE = re.compile(r"\b(other|unspecified|NOS|specified|not elsewhere classified)\b", re.I)
 
@@ -45,14 +46,18 @@ def held_out(entry: Entry, synonym: str, fraction: float, seed: int) -> bool:
 
 def index_strings(entries: Sequence[Entry], context: str = "none", holdout: float = 0.0,
                   seed: int = 0, terms: Sequence[Term] = (),
-                  index_holdout: float = 0.0) -> tuple[list[IndexString], list[dict], list[dict], dict]:
+                  index_holdout: float = 0.0, index_wording: str = "printed",
+                  ) -> tuple[list[IndexString], list[dict], list[dict], dict]:
     """Strings to index; the synonyms held out of them (for leave-out evaluation); the index terms
     held out by main term (``index_holdout``); counts of index terms not indexed.
 
     Index terms come after the catalogue's own strings, each once per code. With a leave-out, an
     index term of the same wording as a held-out synonym is not indexed (it would hand the
     held-out term back); with ``index_holdout``, whole main terms leave and their terms (without
-    nonessential modifiers) become gold."""
+    nonessential modifiers) become gold. ``index_wording``: an index term's string as printed, with
+    its nonessential modifiers in parentheses (``printed``), or its path without them (``plain``)."""
+    if index_wording not in INDEX_WORDINGS:
+        raise ValueError(f"index_wording must be one of {', '.join(INDEX_WORDINGS)}")
     if context not in CONTEXT_MODES:
         raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}")
     by_code = {(e.system, e.version, e.code): e for e in entries}
@@ -91,6 +96,8 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
     hidden = {wording(row["text"]) for row in left_out}
     left_index, skipped = [], {"repeats": 0, "held_out_wording": 0, "excludes_wording": 0}
     for t in terms:
+        if index_wording == "plain" and t.plain:
+            t = t._replace(text=t.plain)
         i = by_entry.get((t.system, t.code))
         if i is None:
             continue

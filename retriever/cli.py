@@ -54,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-index-terms", action="store_true",
                    help="leave out the ICD-10-CM Alphabetic Index, External Cause Index and the Neoplasm "
                         "and Drug Tables that medcode ships (files given as icd10cm-index:PATH still count)")
+    b.add_argument("--index-wording", choices=("printed", "plain"), default="printed",
+                   help="an index term's string: as printed, with its nonessential modifiers in parentheses "
+                        "(default), or its path without them")
     b.add_argument("--seed", type=int, default=0, help="seed of the holdout draws")
     b.add_argument("--language", default="en", choices=("en", "de", "es"),
                    help="language of the catalogue's text, for BM25 (stopwords; German compounds are split)")
@@ -69,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=10, help="candidates per phrase (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
+    s.add_argument("--rerank", action="store_true",
+                   help="rerank every phrase with the index's cross-encoder, even where it is off by default")
     s.add_argument("--all-levels", action="store_true",
                    help="rank codes of every level (categories too); default: assignable codes only, "
                         "a category found bringing its best-matching codes")
@@ -215,7 +220,8 @@ def _cmd_build(a) -> int:
               reranker=False if a.no_reranker else a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
               query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index,
-              language=a.language, index_terms=not a.no_index_terms, index_holdout=a.index_holdout)
+              language=a.language, index_terms=not a.no_index_terms, index_holdout=a.index_holdout,
+              index_wording=a.index_wording)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "
@@ -269,7 +275,9 @@ def _cmd_search(a) -> int:
     if a.phrase is not None:
         check_query(a.phrase)  # before the index and model load: a typo should fail fast
     retriever = Retriever.load(a.index, model=a.model)
-    rerank = False if a.no_rerank else None
+    if a.rerank and a.no_rerank:
+        raise MedcodeError("--rerank and --no-rerank exclude each other")
+    rerank = False if a.no_rerank else True if a.rerank else None
     if a.input:
         try:
             with open(a.input, encoding="utf-8") as f:

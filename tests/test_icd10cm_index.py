@@ -129,6 +129,18 @@ def test_a_held_out_synonym_does_not_come_back_through_an_index_term():
     assert [s.kind for s in kept] == ["title", "synonym", "index"]
 
 
+def test_index_terms_can_be_indexed_without_their_nonessential_modifiers():
+    e = [Entry("ICD-10-CM", "2026", "E11.9", "Type 2 diabetes mellitus without complications")]
+    term = ix.Term("ICD-10-CM", "E11.9", "Diabetes, diabetic (mellitus) (sugar)", "index", "x:1", main="Diabetes",
+                   plain="Diabetes, diabetic")
+    printed, _, _, _ = index_strings(e, terms=[term])
+    plain, _, _, _ = index_strings(e, terms=[term], index_wording="plain")
+    assert [s.text for s in printed][-1] == "Diabetes, diabetic (mellitus) (sugar)"
+    assert [s.text for s in plain][-1] == "Diabetes, diabetic"
+    with pytest.raises(ValueError, match="index_wording"):
+        index_strings(e, terms=[term], index_wording="natural")
+
+
 def test_index_holdout_leaves_whole_main_terms_out():
     loaded = load_all([str(F / "tabular.yaml")])
     entries = [e for _, g in loaded for e in g]
