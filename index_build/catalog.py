@@ -53,3 +53,4 @@ class Term(NamedTuple):
     main: str = ""  # its main term, by which a leave-out holds terms out
     note: str = ""  # what a coder should know: "see Infarct, myocardium", "more characters needed (L03.01-)"
     plain: str = ""  # the path without nonessential modifiers (a held-out term's query)
+    natural: str = ""  # the path in natural word order: "anterior ST elevation myocardium infarct"

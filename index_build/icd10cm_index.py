@@ -411,8 +411,17 @@ def terms(read_: Read, source: str, neoplasms: Read | None = None) -> tuple[list
                 unresolved += bool(line.see or line.code)
                 continue
             out.append(_term(code, ", ".join(words), kind, where, main.line.title,
-                             line.see if not _code(line.code) else "", plain))
+                             line.see if not _code(line.code) else "", plain)._replace(natural=_natural(chain)))
     return out, {"unresolved": unresolved}
+
+
+def _natural(chain: list[_Node]) -> str:
+    """A term's path as a phrase is written: the modifiers before the main term, in reverse index
+    order, and from the first connector on as printed ("anterior ST elevation myocardium Infarct",
+    "Diabetes with amyotrophy"); each title by its first comma part ("Infarct, infarction")."""
+    parts = [n.line.title.split(",")[0].strip() for n in chain]
+    cut = next((i for i, p in enumerate(parts) if i and p.lower() in _CONNECTORS), len(parts))
+    return " ".join(parts[:cut][::-1] + parts[cut:])
 
 
 def _table_text(heading: str, site: str, kind: str) -> str:

@@ -9,7 +9,7 @@ from . import excludes
 from .catalog import Entry, Term
 
 CONTEXT_MODES = ("none", "vague", "all")
-INDEX_WORDINGS = ("printed", "plain")
+INDEX_WORDINGS = ("printed", "plain", "natural")
 # Titles that say little without their parent: "Other specified ...", "..., unspecified".
 _VAGUE = re.compile(r"\b(other|unspecified|NOS|specified|not elsewhere classified)\b", re.I)
 
@@ -55,7 +55,8 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
     index term of the same wording as a held-out synonym is not indexed (it would hand the
     held-out term back); with ``index_holdout``, whole main terms leave and their terms (without
     nonessential modifiers) become gold. ``index_wording``: an index term's string as printed, with
-    its nonessential modifiers in parentheses (``printed``), or its path without them (``plain``)."""
+    its nonessential modifiers in parentheses (``printed``), its path without them (``plain``), or
+    that path in natural word order (``natural``)."""
     if index_wording not in INDEX_WORDINGS:
         raise ValueError(f"index_wording must be one of {', '.join(INDEX_WORDINGS)}")
     if context not in CONTEXT_MODES:
@@ -96,8 +97,8 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
     hidden = {wording(row["text"]) for row in left_out}
     left_index, skipped = [], {"repeats": 0, "held_out_wording": 0, "excludes_wording": 0}
     for t in terms:
-        if index_wording == "plain" and t.plain:
-            t = t._replace(text=t.plain)
+        if index_wording != "printed" and getattr(t, index_wording):
+            t = t._replace(text=getattr(t, index_wording))
         i = by_entry.get((t.system, t.code))
         if i is None:
             continue

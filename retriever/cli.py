@@ -54,9 +54,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-index-terms", action="store_true",
                    help="leave out the ICD-10-CM Alphabetic Index, External Cause Index and the Neoplasm "
                         "and Drug Tables that medcode ships (files given as icd10cm-index:PATH still count)")
-    b.add_argument("--index-wording", choices=("printed", "plain"), default="printed",
+    b.add_argument("--index-wording", choices=("printed", "plain", "natural"), default="printed",
                    help="an index term's string: as printed, with its nonessential modifiers in parentheses "
-                        "(default), or its path without them")
+                        "(default), its path without them, or that path in natural word order")
     b.add_argument("--seed", type=int, default=0, help="seed of the holdout draws")
     b.add_argument("--language", default="en", choices=("en", "de", "es"),
                    help="language of the catalogue's text, for BM25 (stopwords; German compounds are split)")

@@ -138,7 +138,16 @@ def test_index_terms_can_be_indexed_without_their_nonessential_modifiers():
     assert [s.text for s in printed][-1] == "Diabetes, diabetic (mellitus) (sugar)"
     assert [s.text for s in plain][-1] == "Diabetes, diabetic"
     with pytest.raises(ValueError, match="index_wording"):
-        index_strings(e, terms=[term], index_wording="natural")
+        index_strings(e, terms=[term], index_wording="reversed")
+
+
+def test_the_natural_word_order_puts_the_modifiers_first_and_keeps_what_a_connector_joins():
+    found = by_text(terms_of("index.csv")[1])
+    assert found["Attack, attacks, heart"].natural == "heart Attack"
+    assert found["Diabetes, diabetic, with, amyotrophy"].natural == "Diabetes with amyotrophy"
+    e = [Entry("ICD-10-CM", "2026", "I21.9", "Acute myocardial infarction, unspecified")]
+    kept, _, _, _ = index_strings(e, terms=[found["Attack, attacks, heart"]], index_wording="natural")
+    assert kept[-1].text == "heart Attack"
 
 
 def test_index_holdout_leaves_whole_main_terms_out():
