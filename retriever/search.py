@@ -416,8 +416,10 @@ class Retriever:
         "sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)" -> E11.9) come first, in their
         order: the catalogue's own answer to that lookup, which no score should outrank."""
         words = condition_words(text)
-        named = [row for row in pool if names_phrase(self.strings[row[2]], words)]
-        return named + [row for row in pool if row not in named] if named else pool
+        named = [names_phrase(self.strings[row[2]], words) for row in pool]
+        if not any(named):
+            return pool
+        return [row for row, n in zip(pool, named) if n] + [row for row, n in zip(pool, named) if not n]
 
     def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and
