@@ -149,7 +149,7 @@ def _usable(retriever: Retriever, stages: Sequence[str]) -> tuple[list[str], dic
     if unknown:
         raise MedcodeError(f"unknown stage {unknown[0]!r} (choose from {', '.join(STAGES)})")
     skipped = {}
-    if "rerank" in stages and retriever.reranker is None:
+    if "rerank" in stages and not retriever.has_reranker:
         skipped["rerank"] = {"skipped": "this index has no reranker"}
     return [s for s in stages if s not in skipped], skipped
 

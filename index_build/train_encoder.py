@@ -288,6 +288,7 @@ def rebuild_with(directory: Path, model: Path, progress: bool = True) -> dict:
                  context=strings.get("context", "none"), holdout=strings.get("holdout", 0.0),
                  seed=strings.get("seed", 0), fusion=m.get("fusion"), progress=progress,
                  dense_index_kind=m.get("dense", {}).get("index", "hnsw"),
+                 dense_vectors=m.get("dense", {}).get("vectors", "fp32"),
                  language=m.get("bm25", {}).get("language", "en"))
 
 

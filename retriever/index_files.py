@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .errors import IndexProblem
 
-FORMAT = 3  # 3: models as ONNX in the index, file sizes in the manifest
+FORMAT = 4  # 3: models as ONNX in the index, file sizes in the manifest; 4: vectors stored as fp16
+READS = (3, 4)  # a format-3 index (fp32 vectors) is read as it is
 # files smaller than this are hashed on every load; larger ones are checked by size (and hashed
 # by `medcode info --verify`)
 QUICK_HASH_BELOW = 8 << 20
@@ -22,7 +23,6 @@ STRINGS = "strings.json"
 STRING_ENTRY = "string_entry.npy"
 ENTRY_PARENT, ENTRY_ROOT = "entry_parent.npy", "entry_root.npy"
 ENTRY_TEXT, ENTRY_FIELDS = "entry_text.json", "entry_fields.npy"
-EMBEDDINGS = "embeddings.npy"
 FAISS = "dense.faiss"
 VOCAB = "bm25_vocab.json"
 TFIDF_VOCAB = "tfidf_vocab.json"
@@ -66,7 +66,7 @@ def read_manifest(directory: Path, verify: bool | str = True) -> dict:
     manifest = read_json(path)
     if not isinstance(manifest, dict) or manifest.get("kind") != "medcode-index":
         raise IndexProblem(f"{path} is not a medcode index manifest")
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in READS:
         raise IndexProblem(f"index {directory} has format {manifest.get('format')}, this medcode reads "
                            f"format {FORMAT}; rebuild it with: medcode build --index {directory}")
     if verify:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -140,7 +140,12 @@ class Retriever:
         self.entries = entries
         self.strings, self.string_entry = strings, string_entry
         self.bm25, self.tfidf, self.dense = bm25, tfidf, dense
-        self.encoder, self.reranker = encoder, reranker
+        self.encoder = encoder
+        # a model, or a function that opens it: a reranker the index keeps off by default is
+        # opened on the first search that asks for it (its session holds about 100 MiB)
+        self._reranker = reranker
+        self._opening = threading.Lock()
+        self._local = threading.local()
         self.rerank_settings = dict(rerank_settings or {})
         # a reranker is used by default only if its evaluation at training time switched it on
         self.rerank_on = reranker is not None and bool(self.rerank_settings.get("enabled", True))
@@ -155,6 +160,14 @@ class Retriever:
         self.string_kind, self.string_note = string_kind or [], string_note or []
         self._below: dict[int, np.ndarray] = {}
         self._facts: dict[int, tuple] = {}  # see _title_facts
+
+    @property
+    def _scratch(self) -> np.ndarray:
+        """A per-thread all-False flag per entry, set and cleared by one use (cheaper than np.isin)."""
+        flags = getattr(self._local, "flags", None)
+        if flags is None:
+            flags = self._local.flags = np.zeros(len(self.entries), dtype=bool)
+        return flags
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -174,22 +187,26 @@ class Retriever:
                                "search it with its own model or rebuild it")
         # the index carries the encoder it was built with, exported to ONNX at build time
         # the models open in threads while the files below are read (ready() at the end)
-        encoder = OnnxEncoder(directory / built["path"], built.get("query_prefix", ""),
-                              built.get("passage_prefix", ""), wait=False)
-        if encoder.dimension != built["dimension"]:
-            raise IndexProblem(f"the encoder in {directory} gives {encoder.dimension}-dimensional vectors but "
-                               f"the index holds {built['dimension']}; rebuild the index")
         settings = reranker_settings(manifest)
         if settings and rerank_overrides:
             settings = {**settings, **rerank_overrides}
         if reranker:
             settings = {"path": reranker, "enabled": True, "top": DEFAULT_RERANK_TOP, "weight": 0.0,
                         "why": "chosen for this session"}
+        reranking = bool(settings and settings.get("enabled", True))
+        encoder = OnnxEncoder(directory / built["path"], built.get("query_prefix", ""),
+                              built.get("passage_prefix", ""), wait=False)
+        if encoder.dimension != built["dimension"]:
+            raise IndexProblem(f"the encoder in {directory} gives {encoder.dimension}-dimensional vectors but "
+                               f"the index holds {built['dimension']}; rebuild the index")
         ranker = None
         if settings:
-            where = Path(settings["path"]) if reranker else directory / settings["path"]
-            ranker = OnnxCrossEncoder(onnx_folder(where), settings.get("quantize") or "fp32",
-                                      int(settings.get("max_length", 64)), wait=False)
+            where = onnx_folder(Path(settings["path"]) if reranker else directory / settings["path"])
+            precision, length = settings.get("quantize") or "fp32", int(settings.get("max_length", 64))
+            if reranking:
+                ranker = OnnxCrossEncoder(where, precision, length, wait=False)
+            else:
+                ranker = partial(OnnxCrossEncoder, where, precision, length)
         # FAISS reads its file without the GIL: in a thread, beside the JSON parsing below
         dense_reader = _Reading(lambda: faiss.read_index(str(directory / files.FAISS)))
         entries = Entries(directory)
@@ -217,10 +234,26 @@ class Retriever:
         if not len(parent_index) == len(root) == len(entries):
             raise IndexProblem(f"index {directory} is inconsistent: entry counts differ between files")
         encoder.ready()
-        if ranker is not None:
+        if isinstance(ranker, OnnxCrossEncoder):
             ranker.ready()
         return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder,
                    parent_index.astype(np.int64), root.astype(np.int64), ranker, settings, kinds, notes)
+
+    @property
+    def reranker(self):
+        """The cross-encoder, opened now if the index keeps it off by default; None: the index has none."""
+        with self._opening:
+            if isinstance(self._reranker, partial):
+                self._reranker = self._reranker()
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, model) -> None:
+        self._reranker = model
+
+    @property
+    def has_reranker(self) -> bool:
+        return self._reranker is not None
 
     # -- hierarchy -------------------------------------------------------------------------
     @cached_property
@@ -385,7 +418,7 @@ class Retriever:
         limit = max(k, self.rerank_settings.get("top", 0) if use_rerank else 0)
         pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size, levels)
         notes = None
-        if use_rerank and self.reranker is not None:
+        if use_rerank and self.has_reranker:
             note = "applied"
             # asked for by name (rerank=True), every query is reranked; by default only the unsure
             only = self.unsure(pools) if rerank is None else [True] * len(pools)
@@ -397,7 +430,7 @@ class Retriever:
                      for go, over in zip(only, late)]
         elif use_rerank:
             note = "skipped: this index has no reranker (train one: medcode train reranker)"
-        elif self.reranker is None:
+        elif not self.has_reranker:
             note = "skipped: this index has no reranker (train one: medcode train reranker)"
         elif rerank is None:
             note = f"skipped: the reranker is off for this index ({self.rerank_settings.get('why', 'no reason given')})"
@@ -452,7 +485,7 @@ class Retriever:
         depth = int(fusion.get("depth", 100))
         # each stage computes only the signals it ranks by; the others are reported as None
         use_bm25, use_tfidf = stage in ("bm25", "hybrid"), stage in ("tfidf", "hybrid")
-        nothing = np.zeros(len(self.strings), dtype=np.float32)
+        nothing = None if use_bm25 and use_tfidf else np.zeros(len(self.strings), dtype=np.float32)
         bm = self.bm25.scores(text) if use_bm25 else nothing
         tf = self.tfidf.scores(text) if use_tfidf else nothing
         if mask is not None:
@@ -501,7 +534,11 @@ class Retriever:
                 below = self.assignable_below(e)
                 if mask is not None and len(below):
                     below = below[mask[below]]
-                below = below[~np.isin(below, list(placed))] if placed and len(below) else below
+                if placed and len(below):
+                    taken = self._scratch
+                    taken[list(placed)] = True
+                    below = below[~taken[below]]
+                    taken[list(placed)] = False
                 if not len(below):
                     continue
                 own = self._scores_below(below, query, stage, fusion, scale, text) + self._default_prior(below, text)
@@ -762,16 +799,33 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
     return positive[part]
 
 
+class _FaissMemory:
+    """Memory FAISS owns, seen by numpy: the array's base holds the index, so that the vectors
+    are never read after the index is freed (``Retriever.load(d).vectors`` stays valid)."""
+
+    def __init__(self, index, view: np.ndarray):
+        self.index = index
+        face = view.__array_interface__
+        self.__array_interface__ = {**face, "data": (face["data"][0], True), "version": 3}  # read-only
+
+
 def _faiss_vectors(index) -> np.ndarray:
-    """The index's own flat vector store, viewed without a copy."""
+    """The index's own vector store (float32, or float16 where it stores halves), viewed
+    without a copy: cosines of the candidates are computed from it."""
     import faiss
 
-    if hasattr(index, "storage"):  # HNSW keeps its vectors in a flat index of its own
-        index = faiss.downcast_index(index.storage)
-    n, d = index.ntotal, index.d
+    store = faiss.downcast_index(index.storage) if hasattr(index, "storage") else index  # HNSW: a flat index of its own
+    n, d = store.ntotal, store.d
+    half = isinstance(store, faiss.IndexScalarQuantizer)
+    if half and store.sq.qtype != faiss.ScalarQuantizer.QT_fp16:
+        raise IndexProblem("the dense index stores its vectors in a form medcode does not read (not fp16 or fp32)")
     if n == 0:
-        return np.zeros((0, d), dtype=np.float32)
-    return faiss.rev_swig_ptr(index.get_xb(), n * d).reshape(n, d)
+        return np.zeros((0, d), dtype=np.float16 if half else np.float32)
+    if half:
+        view = faiss.rev_swig_ptr(store.codes.data(), n * d * 2).view(np.float16).reshape(n, d)
+    else:
+        view = faiss.rev_swig_ptr(store.get_xb(), n * d).reshape(n, d)
+    return np.asarray(_FaissMemory((index, store), view))
 
 
 class _Reading(threading.Thread):

@@ -210,7 +210,7 @@ class Service:
         return {"status": "ok",
                 "indexes": [{"path": str(r.directory), "systems": r.systems, "codes": len(r.entries),
                              "model": r.manifest["model"]["name"],
-                             "reranker": "on" if r.rerank_on else ("off" if r.reranker else "none")}
+                             "reranker": "on" if r.rerank_on else ("off" if r.has_reranker else "none")}
                             for r in self.retrievers]}
 
 

@@ -16,7 +16,7 @@ from .conftest import EXAMPLE, ROOT
 
 def test_index_holds_only_json_npy_faiss_and_onnx(example_index):
     names = {p.name for p in example_index.iterdir()}
-    assert {"manifest.json", "entries.json", "strings.json", "embeddings.npy", "dense.faiss",
+    assert {"manifest.json", "entries.json", "strings.json", "dense.faiss",
             "bm25_vocab.json", "bm25_weights.npy", "encoder"} <= names
     assert {p.name for p in (example_index / "encoder").iterdir()} == {"model.onnx", "tokenizer.json",
                                                                        "medcode_onnx.json"}
@@ -33,9 +33,11 @@ def test_manifest_records_versions_model_hashes_and_counts(example_index):
     assert [c["name"] for c in m["catalogues"]] == [str(EXAMPLE), str(ROOT / "catalogs" / "example.csv")]
     assert all(len(c["sha256"]) == 64 for c in m["catalogues"])
     assert m["counts"]["suggestable"] == 14 and m["counts"]["strings"] >= 15
-    assert set(m["files"]) >= {"entries.json", "embeddings.npy", "dense.faiss"}
-    vectors = np.load(example_index / "embeddings.npy")
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert set(m["files"]) >= {"entries.json", "dense.faiss"}
+    assert m["dense"]["vectors"] == "fp16"
+    vectors = Retriever.load(example_index).vectors  # fp16 as stored: unit length to 3 places
+    assert vectors.dtype == np.float16 and len(vectors) == m["counts"]["strings"]
+    np.testing.assert_allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=2e-3)
 
 
 def test_embedding_cache_embeds_only_new_strings(tmp_path, cache_dir, example_index):
@@ -50,8 +52,8 @@ def test_embedding_cache_embeds_only_new_strings(tmp_path, cache_dir, example_in
     # cached vectors are the vectors a fresh build computes
     fresh = build([str(changed)], tmp_path / "fresh", cache=tmp_path / "empty-cache", progress=False)
     assert fresh["counts"]["newly_embedded"] == fresh["counts"]["strings"] - _duplicates(tmp_path / "fresh")
-    np.testing.assert_allclose(np.load(tmp_path / "changed" / "embeddings.npy"),
-                               np.load(tmp_path / "fresh" / "embeddings.npy"), atol=1e-5)
+    np.testing.assert_allclose(Retriever.load(tmp_path / "changed").vectors.astype(np.float32),
+                               Retriever.load(tmp_path / "fresh").vectors.astype(np.float32), atol=1e-5)
 
 
 def _duplicates(index):

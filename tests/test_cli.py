@@ -80,11 +80,11 @@ def _copy(example_index, tmp_path):
 
 def test_corrupt_file(capsys, example_index, tmp_path):
     copy = _copy(example_index, tmp_path)
-    with open(copy / "embeddings.npy", "r+b") as f:
+    with open(copy / "dense.faiss", "r+b") as f:
         f.seek(200)
         f.write(b"\x00\x01\x02")
     code, _, err = run(capsys, "search", "--index", str(copy), "asthma")
-    assert code == 2 and "embeddings.npy does not match its manifest hash" in err
+    assert code == 2 and "dense.faiss does not match its manifest hash" in err
 
 
 def test_large_files_are_checked_by_size_on_load_and_hashed_by_verify(capsys, example_index, tmp_path,

@@ -1,4 +1,5 @@
 """Search on the example catalogue with the embedded MiniLM: ranking, evidence, filters, rerank."""
+import numpy as np
 import pytest
 
 from retriever import QueryError, Retriever
@@ -101,6 +102,36 @@ def test_reranker_recorded_in_the_index_is_used(tmp_path, cache_dir, tiny_cross_
     assert m["reranker"]["path"] == "reranker" and m["reranker"]["enabled"]
     assert any(f.startswith("reranker/") for f in m["files"])
     assert Retriever.load(tmp_path / "ranked").search("asthma").rerank == "applied"
+
+
+def test_a_reranker_off_by_default_is_opened_only_when_asked_for(tmp_path, cache_dir, tiny_cross_encoder):
+    from index_build.build import build
+    from .conftest import EXAMPLE
+
+    build([str(EXAMPLE)], tmp_path / "off", cache=cache_dir, reranker=tiny_cross_encoder, progress=False,
+          reranker_settings={"enabled": False, "why": "lost on a dev set"})
+    r = Retriever.load(tmp_path / "off")
+    assert r.has_reranker and not r.rerank_on
+    assert r.search("asthma").rerank == "skipped: the reranker is off for this index (lost on a dev set)"
+    assert r._reranker is not None and not hasattr(r._reranker, "score")  # not opened by a default search
+    assert r.search("asthma", rerank=True).rerank == "applied"
+    assert hasattr(r.reranker, "score")
+
+
+def test_fp16_and_fp32_vector_stores_read_alike(example_index):
+    from index_build.build import dense_index, dense_settings
+    from retriever.search import _faiss_vectors
+
+    vectors = Retriever.load(example_index).vectors.astype(np.float32)
+    for kind in ("hnsw", "flat"):
+        # the views do not own the memory: the indexes must outlive them (as Retriever.dense does)
+        indexes = [dense_index(vectors, dense_settings(kind, half)) for half in ("fp32", "fp16")]
+        full, half = (_faiss_vectors(index) for index in indexes)
+        assert full.dtype == np.float32 and half.dtype == np.float16
+        np.testing.assert_allclose(half.astype(np.float32), full, atol=1e-3)
+        assert half.shape == full.shape == vectors.shape
+    with pytest.raises(ValueError, match="unknown vector storage"):
+        dense_settings("hnsw", "int4")
 
 
 def test_rerank_adds_the_weighted_hybrid_score(example_index, tiny_cross_encoder):
