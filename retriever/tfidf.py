@@ -31,10 +31,8 @@ class CharTfidf(TermColumns):
     """Rows are L2-normalised tf-idf vectors of the strings, stored by column (one per n-gram)."""
 
     prefix = "tfidf"
-    # 3-grams found in over this share of the strings, or in over this many, are skipped at query
-    # time (see scores)
+    # 3-grams found in over this share of the strings are skipped at query time (see scores)
     max_df_share = 0.1
-    max_df_strings = 4000
 
     @classmethod
     def build(cls, strings: Sequence[str]) -> "CharTfidf":
@@ -73,11 +71,8 @@ class CharTfidf(TermColumns):
         length = math.sqrt(sum(w * w for w in q.values())) or 1.0
         # 3-grams found in over a tenth of the strings (" of", "ure") weigh little (low idf) but
         # their columns are most of the work: skipping them makes a query 10x faster
-        # (2.7 -> 0.26 ms over ICD-10-CM); they still count in the query's length. The work is
-        # the number of postings, so a large catalogue caps them by count too: over ICD-10-CM's
-        # 188,000 strings, 4,000 (2%) reads a sixth of the postings, with the same accuracy on
-        # four dev sets; ICD-10-GM's 16,800 keep the tenth (README)
-        cap = min(self.max_df_share * self.n_strings, self.max_df_strings)
+        # (2.7 -> 0.26 ms over ICD-10-CM); they still count in the query's length
+        cap = self.max_df_share * self.n_strings
         spans = [(self.colptr[j], self.colptr[j + 1], w / length) for j, w in q.items()
                  if self.colptr[j + 1] - self.colptr[j] <= cap]
         if not spans:

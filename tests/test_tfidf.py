@@ -45,12 +45,3 @@ def test_common_grams_are_skipped_but_still_weigh_in_the_query_length():
     capped = tf.scores("asthma femur")
     assert (capped <= full + 1e-6).all() and capped.sum() < full.sum()
     assert capped[1] == 0 < full[1]  # "Femoral fracture" shared only common grams with the query
-
-
-def test_a_large_catalogue_caps_common_grams_by_count_too():
-    tf = CharTfidf.build(STRINGS)
-    tf.max_df_share = 1.0
-    full = tf.scores("asthma femur")
-    tf.max_df_strings = 1  # grams in more than one string are skipped, whatever their share
-    capped = tf.scores("asthma femur")
-    assert capped.sum() < full.sum() and capped[1] == 0 < full[1]
