@@ -222,7 +222,8 @@ def _cmd_build(a) -> int:
     m = build(a.catalog or ["icd10cm"], a.index, a.model, cache=a.cache,
               reranker=False if a.no_reranker else a.reranker,
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
-              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix, dense_index_kind=a.dense_index, dense_vectors=a.dense_vectors,
+              query_prefix=a.query_prefix, passage_prefix=a.passage_prefix,
+              dense_index_kind=a.dense_index, dense_vectors=a.dense_vectors,
               language=a.language, index_terms=not a.no_index_terms, index_holdout=a.index_holdout,
               index_wording=a.index_wording)
     c = m["counts"]

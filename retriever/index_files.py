@@ -68,7 +68,7 @@ def read_manifest(directory: Path, verify: bool | str = True) -> dict:
         raise IndexProblem(f"{path} is not a medcode index manifest")
     if manifest.get("format") not in READS:
         raise IndexProblem(f"index {directory} has format {manifest.get('format')}, this medcode reads "
-                           f"format {FORMAT}; rebuild it with: medcode build --index {directory}")
+                           f"format {' or '.join(map(str, READS))}; rebuild it with: medcode build --index {directory}")
     if verify:
         sizes = manifest.get("sizes", {})
         for name, expected in manifest.get("files", {}).items():
