@@ -5,6 +5,7 @@ a dot after the third character ("r201" -> "R20.1").
 
     python bench/gold.py codiesp-x --split test --out bench/out/codiesp_x_test.jsonl
     python bench/gold.py codiesp-docs --split test --out bench/out/codiesp_docs_test.jsonl
+    python bench/gold.py codiesp-docs --original --split test --out bench/out/codiesp_docs_es_test.jsonl
     python bench/gold.py parrot --out bench/out/parrot.jsonl
     python bench/gold.py alphaid --split dev --out bench/out/german-dev.jsonl
     python bench/gold.py index-holdout --index bench/out/leaveout-index --split dev --out bench/out/index-dev.jsonl
@@ -140,13 +141,13 @@ def excludes_holdout(index: Path, split: str, limit: int | None = None) -> list[
     return out
 
 
-def parrot_documents(path: Path) -> list[dict]:
-    """PARROT v0: English translation of each report and its ICD-10 codes (non-commercial licence:
-    evaluation only, never shipped)."""
+def parrot_documents(path: Path, original: bool = False) -> list[dict]:
+    """PARROT v0: English translation of each report (or the report as written, in French) and its
+    ICD-10 codes (non-commercial licence: evaluation only, never shipped)."""
     rows = []
     for i, report in enumerate(json.loads(path.read_text(encoding="utf-8"))):
         codes = sorted({icd10(c) for c in report["ICD-10 codes"].split(",") if c.strip()})
-        text = (report.get("English translation") or "").strip()
+        text = (report.get("Report" if original else "English translation") or "").strip()
         if text and codes:
             rows.append({"text": text, "codes": codes, "id": f"parrot-{i}"})
     return rows
@@ -168,13 +169,15 @@ def main() -> None:
                                                "excludes: an ICD-10-CM index")
     ap.add_argument("--limit", type=int, help="index-holdout: at most this many rows (a fixed sample)")
     ap.add_argument("--split", default="test", choices=("train", "dev", "dev1", "dev2", "test", "all"))
+    ap.add_argument("--original", action="store_true",
+                    help="codiesp-docs, parrot: the notes as written (Spanish, French), not their English translation")
     ap.add_argument("--data", type=Path, default=BENCHDATA)
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
     if a.set == "codiesp-x":
         rows = codiesp_phrases(a.data / "codiesp", a.split)
     elif a.set == "codiesp-docs":
-        rows = codiesp_documents(a.data / "codiesp", a.split)
+        rows = codiesp_documents(a.data / "codiesp", a.split, "text_files" if a.original else "text_files_en")
     elif a.set == "cantemist":
         rows = cantemist_mentions(a.data / "cantemist", a.split)
     elif a.set == "index-holdout":
@@ -192,7 +195,7 @@ def main() -> None:
         elif a.split != "all":
             ap.error("alphaid: --split train, dev, test (fixed by hash) or all")
     else:
-        rows = parrot_documents(a.data / "parrot_v0" / "Fr_sample.json")
+        rows = parrot_documents(a.data / "parrot_v0" / "Fr_sample.json", a.original)
     write(rows, a.out)
     print(f"{len(rows)} gold rows", file=sys.stderr)
 

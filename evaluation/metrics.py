@@ -83,6 +83,28 @@ def document_metrics(ranked: Sequence[Sequence[str]], gold: Sequence[set[str]], 
     return {f"recall@{k}": rec / n, f"precision@{k}": prec / n}
 
 
+def average_precision(ranked: Sequence[str], gold: set[str]) -> float:
+    """Average precision of one document's ranked codes (trec_eval's ``map`` per query, as the
+    CodiEsp scorer computes it): the precision at each gold code's rank, over all gold codes."""
+    wanted = {norm(c) for c in gold}
+    if not wanted:
+        return 0.0
+    hits, total, seen = 0, 0.0, set()
+    for code in ranked:
+        c = norm(code)
+        if c in seen:  # a code said twice counts at its first rank
+            continue
+        seen.add(c)
+        if c in wanted:
+            hits += 1
+            total += hits / len(seen)
+    return total / len(wanted)
+
+
+def mean_average_precision(ranked: Sequence[Sequence[str]], gold: Sequence[set[str]]) -> float:
+    return sum(average_precision(r, g) for r, g in zip(ranked, gold)) / len(ranked) if ranked else 0.0
+
+
 def best_threshold(scored: Sequence[Sequence[tuple[str, float]]], gold: Sequence[set[str]]) -> tuple[float, float]:
     """The score threshold with the best micro-F1 (tried at every score seen); (threshold, f1)."""
     cuts = sorted({s for doc in scored for _, s in doc}, reverse=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -11,14 +10,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from retriever.errors import MedcodeError
-from retriever.search import MAX_QUERY_CHARS, Result, Retriever
+from retriever.search import Result, Retriever
 
-from .metrics import best_threshold, document_metrics, micro_f1, norm, phrase_metrics, recall_curve
+from .metrics import (best_threshold, document_metrics, mean_average_precision, micro_f1, norm, phrase_metrics,
+                      recall_curve)
 
 STAGES = ("tfidf", "bm25", "dense", "hybrid", "rerank")
 DEFAULT_STAGES = STAGES
 CURVE_K = 20
-PHRASE_K = 5  # candidates kept per phrase of a document
 
 
 class GoldError(MedcodeError):
@@ -48,20 +47,6 @@ def read_gold(path: str | Path) -> list[dict]:
     if not rows:
         raise GoldError(f"gold file {path} holds no queries")
     return rows
-
-
-_CLAUSE = re.compile(r"[.;:!?\n]+|,\s+|\(|\)")
-
-
-def split_phrases(note: str, limit: int = MAX_QUERY_CHARS) -> list[str]:
-    """A note cut into clauses at sentence marks, commas and brackets; fragments without a
-    word of three letters are dropped, and over-long clauses are cut at the length limit."""
-    out = []
-    for part in _CLAUSE.split(note):
-        part = " ".join(part.split())
-        if re.search(r"[^\W\d_]{3}", part):
-            out.extend(part[i:i + limit] for i in range(0, len(part), limit))
-    return out
 
 
 def _searcher(retriever: Retriever, stage: str, k: int, levels: str = "assignable") -> Callable[[list[str]], list[Result]]:
@@ -188,31 +173,39 @@ def evaluate_phrases(retriever: Retriever, rows: list[dict], stages: Sequence[st
     return {"mode": "phrases", "stages": _ordered(report, stages), "curves": curves, **_absent(retriever, rows)}
 
 
-def _document_codes(search: Callable, note: str) -> list[tuple[str, float]]:
-    """Codes for a note: each clause is searched, each code keeps its best score."""
-    best: dict[str, float] = {}
-    for result in search(split_phrases(note) or [note[:MAX_QUERY_CHARS]]):
-        for c in result.candidates:
-            best[c.code] = max(best.get(c.code, -np.inf), c.score)
-    return sorted(best.items(), key=lambda kv: -kv[1])
+def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, assertions: bool) -> Callable:
+    """A note's ranked (code, score) list, as ``medcode code`` ranks it (threshold left to the caller)."""
+    from notes import NoteCoder
+
+    coder = NoteCoder(retriever)
+    # the rerank stage as _searcher applies it: the index's verdict, forced on where it is off
+    rerank = (None if retriever.rerank_on else True) if stage == "rerank" else False
+    search_stage = "hybrid" if stage == "rerank" else stage
+
+    def code(note: str) -> list[tuple[str, float]]:
+        result = coder.code(note, language, threshold=0.0, stage=search_stage, rerank=rerank, levels=levels,
+                            assertions=assertions)
+        return [(c.code, c.score) for c in result.codes if c.score > 0]
+    return code
 
 
-def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[str] = DEFAULT_STAGES,
+def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[str] = ("hybrid",),
                        k: int = 10, dev: list[dict] | None = None, progress: bool = True,
-                       levels: str = "assignable") -> dict:
-    """Each gold text is a note with a code set: recall@k, precision@k, and micro-F1 at a score
-    threshold chosen on the dev notes (never on the notes scored)."""
+                       levels: str = "assignable", language: str = "en", assertions: bool = True) -> dict:
+    """Each gold text is a note with a code set, coded as ``medcode code`` codes it: MAP (the
+    CodiEsp-D metric, over each note's ranked codes), recall@k, precision@k, and micro
+    precision/recall/F1 at the score threshold that is best on the dev notes (never on the notes
+    scored). ``assertions=False``: every mention read as present (the ablation)."""
     run, report = _usable(retriever, stages)
     gold = [set(row["codes"]) for row in rows]
     curves = {}
     for stage in run:
-        search = _searcher(retriever, stage, PHRASE_K, levels)
-        scored, latencies = _timed(lambda row: _document_codes(search, row["text"]), rows, progress, stage)
+        code = _note_coder(retriever, stage, levels, language, assertions)
+        scored, latencies = _timed(lambda row: code(row["text"]), rows, progress, stage)
         ranked = [[c for c, _ in doc] for doc in scored]
-        entry = {"n": len(rows), **document_metrics(ranked, gold, k)}
+        entry = {"n": len(rows), "map": mean_average_precision(ranked, gold), **document_metrics(ranked, gold, k)}
         if dev:
-            dev_scored, _ = _timed(lambda row: _document_codes(search, row["text"]), dev, progress,
-                                   f"{stage} (dev)")
+            dev_scored, _ = _timed(lambda row: code(row["text"]), dev, progress, f"{stage} (dev)")
             cut, dev_f1 = best_threshold(dev_scored, [set(r["codes"]) for r in dev])
             f = micro_f1([{c for c, s in doc if s >= cut} for doc in scored], gold)
             entry.update({"threshold": cut, "dev_micro_f1": dev_f1, "micro_f1": f["f1"],
@@ -224,7 +217,8 @@ def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[
 
 def table(report: dict, k: int) -> str:
     docs = report["mode"] == "documents"
-    cols = (["n", f"recall@{k}", f"precision@{k}", "micro_f1", "threshold"] if docs else
+    cols = (["n", "map", f"recall@{k}", f"precision@{k}", "micro_precision", "micro_recall", "micro_f1",
+             "threshold"] if docs else
             ["n", "acc@1", "assign@1", "cat@1", "recall@5", "recall@10", "mrr@10"]) + ["latency_ms_mean", "latency_ms_p95",
                                                                              "throughput_qps"]
     head = ["stage"] + [c.replace("latency_ms_", "ms ").replace("throughput_qps", "q/s") for c in cols]

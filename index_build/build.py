@@ -108,7 +108,8 @@ def _swap(tmp: Path, target: Path) -> None:
 def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = None, model: str | None = None,
           *, cache: str | Path | None = None, reranker: str | None = None, reranker_settings: dict | None = None,
           context: str = "none",
-          holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, progress: bool = True,
+          holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, notes: dict | None = None,
+          progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
           dense_index_kind: str = "hnsw", language: str = "en", index_terms: bool = True,
           index_holdout: float | None = None, index_wording: str = "printed", dense_vectors: str = "fp16") -> dict:
@@ -121,7 +122,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
     (default: the folder's ``medcode_reranker.json`` verdict, else on, ``DEFAULT_RERANK_TOP``). With no ``model``,
     ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
-    or ``DEFAULT_FUSION``."""
+    or ``DEFAULT_FUSION``; with no ``notes`` (the note-coding threshold), that card's, if any."""
     started = time.time()
     if model is None:
         model, shipped_reranker = default_models(catalogs)
@@ -141,8 +142,11 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
         raise ValueError("the catalogues hold no code that can be suggested")
 
     model = model or DEFAULT_MODEL
+    encoder_card = card(resolve(model), FUSION_FILE) or {}
     if fusion is None:
-        fusion = (card(resolve(model), FUSION_FILE) or {}).get("fusion")
+        fusion = encoder_card.get("fusion")
+    # a note-coding threshold chosen for this encoder and fusion (``medcode tune notes``)
+    notes = encoder_card.get("notes") if notes is None else notes
     if reranker and reranker_settings is None:
         reranker_settings = card(resolve(reranker), RERANKER_FILE)
 
@@ -168,7 +172,8 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
         manifest = _write(tmp, loaded, entries, strings, left_out, vectors, described,
                           term_files=term_files, left_index=left_index, skipped=skipped, index_holdout=index_holdout,
                           index_wording=index_wording,
-                          reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, context=context, holdout=holdout, seed=seed,
+                          reranker=reranker, reranker_settings=reranker_settings, fusion=fusion, notes=notes,
+                          context=context, holdout=holdout, seed=seed,
                           dense=dense_settings(dense_index_kind, dense_vectors), language=language,
                           embedded=embedded, started=started, cache=cache_root)
         _swap(tmp, target)
@@ -200,7 +205,8 @@ def dense_index(vectors: np.ndarray, settings: dict):
 
 
 def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *, term_files, left_index, skipped, index_holdout, index_wording, reranker,
-           reranker_settings, fusion, dense, context, holdout, seed, embedded, started, language, cache) -> dict:
+           reranker_settings, fusion, notes, dense, context, holdout, seed, embedded, started, language,
+           cache) -> dict:
     import faiss
 
     def dump(name: str, obj) -> None:
@@ -257,6 +263,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
                  "tokenizer": {"en": "fold-alnum-stop-plural/1", "de": "fold-alnum-stop-decompound/1"}.get(
                      language, "fold-alnum-stop/1")},
         "fusion": dict(fusion or DEFAULT_FUSION),
+        "notes": dict(notes or {}),
         "dense": dense,
         "reranker": reranker,
         "build_seconds": None,

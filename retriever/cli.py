@@ -98,6 +98,10 @@ def parser() -> argparse.ArgumentParser:
                    help="each text is a note with a code set: split it into phrases, score the set")
     e.add_argument("--dev", metavar="FILE.jsonl", help="dev notes to choose the micro-F1 threshold on "
                                                        "(with --documents)")
+    e.add_argument("--language", default="en", choices=("en", "es", "de", "fr"),
+                   help="language of the notes (with --documents; default en)")
+    e.add_argument("--no-assertions", action="store_true",
+                   help="with --documents: read every mention as present (the ablation of negation etc.)")
     e.add_argument("--absent", choices=("miss", "ancestor"), default="miss",
                    help="gold codes the index lacks: count as misses (default), or score them against "
                         "their nearest listed ancestor (for catalogue extracts with gaps); either way the "
@@ -155,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
                     help="extra (text, codes) queries from a TRAIN split, e.g. Spanish spans (repeatable)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from . import cli_code
+
+    cli_code.add_parser(sub)
+
     tu = sub.add_parser("tune", help="choose settings on dev gold sets")
     tusub = tu.add_subparsers(dest="what", required=True)
     tf = tusub.add_parser("fusion", help="fusion weights for this index's catalogue, language and encoder")
@@ -163,6 +171,14 @@ def parser() -> argparse.ArgumentParser:
                     help="dev gold set (repeatable; never a test set)")
     tf.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
     tf.add_argument("--quiet", action="store_true", help="no progress bar")
+    tn = tusub.add_parser("notes", help="the score a note's code needs to be selected (medcode code), "
+                                         "chosen on dev notes for the best micro-F1")
+    _index_arg(tn)
+    tn.add_argument("--dev", metavar="NOTES.jsonl", action="append", default=[], required=True,
+                    help='dev notes, {"text": ..., "codes": [...]} a line (repeatable; never a test set)')
+    tn.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="the notes' language")
+    tn.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
+    tn.add_argument("--quiet", action="store_true", help="no progress bar")
     tr2 = tusub.add_parser("reranker", help="judge the index's reranker again on dev sets: candidate count, "
                                             "weight, on or off")
     _index_arg(tr2)
@@ -343,7 +359,8 @@ def _cmd_eval(a) -> int:
     if a.absent == "ancestor":
         rows, mapped = to_nearest_listed(retriever, rows)
     if a.documents:
-        report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet, levels=a.levels)
+        report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet, levels=a.levels,
+                                    language=a.language, assertions=not a.no_assertions)
     else:
         report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors,
                                   levels=a.levels)
@@ -426,6 +443,8 @@ def _cmd_tune(a) -> int:
             raise MedcodeError(f"no gold file at {path}")
     if a.what == "reranker":
         return _tune_reranker(a)
+    if a.what == "notes":
+        return _tune_notes(a)
     r = tune(a.index, a.dev, progress=not a.quiet, write=not a.dry_run)
 
     def line(row: dict) -> str:
@@ -433,6 +452,18 @@ def _cmd_tune(a) -> int:
 
     print(f"before: {r['before']['fusion']}\n  {line(r['before'])}")
     print(f"chosen: {r['chosen']['fusion']}\n  {line(r['chosen'])}")
+    print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
+    return 0
+
+
+def _tune_notes(a) -> int:
+    from index_build.tune_notes import tune
+
+    r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run)
+    c = r["chosen"]
+    print(f"before: threshold {r['before']['threshold']:g} ({r['before']['from']})")
+    print(f"chosen: threshold {c['threshold']:g} on {c['notes']} dev notes: micro-F1 {c['dev_micro_f1']:.3f} "
+          f"(precision {c['dev_precision']:.3f}, recall {c['dev_recall']:.3f}), MAP {c['dev_map']:.3f}")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
 
@@ -588,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.command != "build":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        return {"build": _cmd_build, "search": _cmd_search, "eval": _cmd_eval, "train": _cmd_train,
+        from . import cli_code
+
+        return {"build": _cmd_build, "search": _cmd_search, "code": cli_code.run, "eval": _cmd_eval, "train": _cmd_train,
                 "tune": _cmd_tune, "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info,
                 "export": _cmd_export}[a.command](a)
     except MedcodeError as exc:

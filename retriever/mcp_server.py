@@ -11,7 +11,8 @@ from .service import Service
 
 INSTRUCTIONS = (
     "medcode suggests medical codes (ICD-10-CM and other loaded catalogues) for clinical phrases. "
-    "Call suggest_codes with one short phrase at a time (a diagnosis or procedure, not a whole note); "
+    "Call suggest_codes with one short phrase at a time (a diagnosis or procedure), or code_note with a "
+    "whole note (it finds the mentions, reads negation and family history, and ranks the codes); "
     "check a candidate with lookup_code (hierarchy, inclusion terms, excludes) and explain_code_choice "
     "before you assign it. Candidates are assignable codes (is_leaf true) unless levels='all' is asked; "
     "a candidate's 'missing' lists what the phrase did not say (laterality, encounter): ask or check."
@@ -41,6 +42,15 @@ def create_server(service: Service, max_k: int = 50):
         if not 1 <= k <= max_k:
             raise ToolError(f"k must be from 1 to {max_k}, not {k}")
         return guarded(service.suggest, text, k, {"levels": levels, **({"billable_only": True} if billable_only else {})})
+
+    @server.tool()
+    def code_note(text: str, language: str = "en", threshold: float | None = None) -> dict[str, Any]:
+        """Codes for a whole clinical note, ranked: each with title, score, selected (passes the
+        index's threshold) and its mentions in the note (character offsets, text, assertion:
+        present, negated, possible, family, historical, hypothetical). Negated and hypothetical
+        findings are not selected; a family member's finding is looked up as family history.
+        language: en, es, de or fr."""
+        return guarded(service.code_note, text, language, threshold)
 
     @server.tool()
     def lookup_code(code: str) -> dict[str, Any]:

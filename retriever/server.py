@@ -40,6 +40,15 @@ class BatchRequest(BaseModel):
     levels: str = "assignable"
 
 
+class CodeRequest(BaseModel):
+    text: str = Field(..., description="a clinical note (up to 100,000 characters)",
+                      examples=["Chest pain since this morning. No fever. Mother has diabetes."])
+    language: str = Field("en", description="the note's language: en, es, de or fr")
+    threshold: float | None = Field(None, description="score a code needs to be selected (default: the index's)")
+    system: str | None = Field(None, description="code against the index that holds this catalogue")
+    rerank: bool | None = Field(None, description="true: rerank every mention; false: never; default: the index's")
+
+
 class Limits:
     """What one request may ask for; defaults suit a coding screen and an agent's batch."""
 
@@ -157,6 +166,12 @@ def create_app(service: Service, limits: Limits | None = None):
         results, note = await suggest_many(req.texts, req.k, {"levels": req.levels, **req.filters}, req.details)
         response.headers["X-Medcode-Rerank"] = note
         return {"results": results}
+
+    @app.post("/code")
+    async def code(req: CodeRequest):
+        """A note in, its ranked code set out: each code with its mentions (offsets, text,
+        assertion), ``selected`` when it passes the threshold."""
+        return await run(service.code_note, req.text, req.language, req.threshold, req.system, req.rerank)
 
     @app.get("/lookup")
     async def lookup(code: str, system: str | None = None, version: str | None = None):

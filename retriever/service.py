@@ -51,6 +51,7 @@ class Service:
         self.retrievers = list(retrievers)
         self.lock = threading.Lock()
         self._children: dict[int, dict[int, list[int]]] = {}
+        self._coders: dict = {}
 
     @classmethod
     def load(cls, directories: Sequence[str | Path | None]) -> "Service":
@@ -122,6 +123,20 @@ class Service:
     def suggest(self, text: str, k: int = 10, filters: dict | None = None, details: bool = False) -> dict:
         results, _ = self.suggest_batch([text], k, filters, details)
         return results[0]
+
+    # -- notes -----------------------------------------------------------------------------
+    def code_note(self, text: str, language: str = "en", threshold: float | None = None,
+                  system: str | None = None, rerank: bool | None = None) -> dict:
+        """A whole note's ranked code set (``notes.NoteCoder``), against the first index that holds
+        ``system`` (default: the first index)."""
+        from notes import NoteCoder
+
+        holding = self._holding(self.resolve_system(system) if system else None)
+        r = holding[0]
+        if r not in self._coders:
+            self._coders[r] = NoteCoder(r)
+        with self.lock:
+            return self._coders[r].code(text, language, threshold, rerank=rerank).as_dict()
 
     # -- lookup ----------------------------------------------------------------------------
     def _find(self, code: str, system: str | None = None, version: str | None = None) -> tuple[Retriever, int]:

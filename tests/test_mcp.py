@@ -7,7 +7,7 @@ import pytest
 
 from .conftest import ROOT
 
-TOOLS = {"suggest_codes", "lookup_code", "explain_code_choice"}
+TOOLS = {"suggest_codes", "lookup_code", "explain_code_choice", "code_note"}
 
 
 def _payload(result) -> dict:
@@ -37,11 +37,13 @@ def session(example_index):
              ("explain_code_choice", {"text": "heart attack of the front wall", "code": "CARD.MI.ANT"}),
              ("lookup_code", {"code": "NOPE"}),
              ("suggest_codes", {"text": "", "k": 3}),
-             ("suggest_codes", {"text": "asthma", "k": 500})]
+             ("suggest_codes", {"text": "asthma", "k": 500}),
+             ("code_note", {"text": "Broken hip after a fall. No pneumonia."}),
+             ("code_note", {"text": "   "})]
     return asyncio.run(_session(example_index, calls))
 
 
-def test_lists_the_three_tools_with_schemas(session):
+def test_lists_the_four_tools_with_schemas(session):
     tools, _ = session
     by_name = {t.name: t for t in tools.tools}
     assert set(by_name) == TOOLS
@@ -77,7 +79,17 @@ def test_explain_code_choice(session):
 
 def test_errors_come_back_as_tool_errors(session):
     _, answers = session
-    missing, empty, too_many = answers[4:]
+    missing, empty, too_many = answers[4:7]
     assert missing.is_error and "not in the catalogue" in missing.content[0].text
     assert empty.is_error and "empty query" in empty.content[0].text
     assert too_many.is_error and "k must be from 1 to 50" in too_many.content[0].text
+
+
+def test_code_note(session):
+    _, answers = session
+    coded = _payload(answers[7])
+    by_code = {c["code"]: c for c in coded["codes"]}
+    assert by_code["FX.HIP"]["selected"] and by_code["FX.HIP"]["mentions"][0]["text"].lower().startswith("broken hip")
+    assert not by_code["RESP.PNA"]["selected"]
+    assert {m["assertion"] for m in by_code["RESP.PNA"]["mentions"]} == {"negated"}
+    assert answers[8].is_error and "empty note" in answers[8].content[0].text

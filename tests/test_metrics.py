@@ -60,3 +60,14 @@ def test_best_threshold_maximises_micro_f1():
     # at 0.8: tp 2 fp 0 fn 1 -> f1 0.8; at 0.4: tp 3 fp 1 -> f1 0.857
     assert cut == 0.4 and f1 == pytest.approx(6 / 7)
     assert best_threshold([[("X", 0.5)]], [{"A"}]) == (float("inf"), 0.0)
+
+
+def test_average_precision_as_trec_eval_computes_it():
+    from evaluation.metrics import average_precision, mean_average_precision
+
+    # gold at ranks 1 and 3 of 2 gold codes: (1/1 + 2/3) / 2
+    assert average_precision(["A", "x", "B"], {"A", "B"}) == pytest.approx((1 + 2 / 3) / 2)
+    # a gold code never ranked counts as 0; a code said twice counts at its first rank
+    assert average_precision(["x", "A", "a"], {"A", "B"}) == pytest.approx((1 / 2) / 2)
+    assert average_precision([], {"A"}) == 0.0
+    assert mean_average_precision([["A"], ["x"]], [{"A"}, {"B"}]) == pytest.approx(0.5)

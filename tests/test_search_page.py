@@ -101,3 +101,21 @@ def test_bad_input_shows_the_servers_message(server, browser):
     browser.find_element(By.ID, "q").send_keys("x" * 2100)
     WebDriverWait(browser, 20).until(lambda b: "limit is 2000" in b.find_element(By.ID, "status").text)
     assert _codes(browser) == []
+
+
+def test_note_mode_marks_the_mentions(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server)
+    browser.find_element(By.ID, "mode-note").click()
+    assert browser.find_element(By.ID, "phrase-mode").get_attribute("hidden") is not None
+    browser.find_element(By.ID, "note").send_keys("Broken hip after a fall. No evidence of pneumonia.")
+    browser.find_element(By.ID, "code-note").click()
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda b: "codes selected" in b.find_element(By.ID, "note-status").text)
+    marks = {m.text: m.get_attribute("class") for m in browser.find_elements(By.CSS_SELECTOR, "#marked mark")}
+    assert any("negated" in cls for text, cls in marks.items() if "pneumonia" in text)
+    assert browser.find_element(By.ID, "marked").text.startswith("Broken hip")
+    codes = [li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, "#note-codes li.selected")]
+    assert "FX.HIP" in codes and "RESP.PNA" not in codes

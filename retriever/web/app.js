@@ -93,8 +93,90 @@ async function copy() {
 input.addEventListener("input", schedule);
 everyLevel.addEventListener("change", schedule);
 document.addEventListener("keydown", e => {
+  if (e.target === noteBox || e.target.tagName === "BUTTON" || e.target.tagName === "SELECT") return;  // the note mode's own keys
   if (e.key === "ArrowDown" && candidates.length) { picked = Math.min(picked + 1, candidates.length - 1); render(); e.preventDefault(); }
   else if (e.key === "ArrowUp" && candidates.length) { picked = Math.max(picked - 1, 0); render(); e.preventDefault(); }
   else if (e.key === "Enter") { copy(); e.preventDefault(); }
   else if (e.key === "Escape") { input.value = ""; schedule(); input.focus(); }
 });
+
+
+// -- note mode: POST /code, the note shown with its mentions marked, the codes below it ----------
+const noteBox = document.getElementById("note");
+const noteStatus = document.getElementById("note-status");
+const marked = document.getElementById("marked");
+const noteCodes = document.getElementById("note-codes");
+
+function setMode(note) {
+  document.getElementById("phrase-mode").hidden = note;
+  document.getElementById("note-mode").hidden = !note;
+  document.getElementById("hint-phrase").hidden = note;
+  document.getElementById("hint-note").hidden = !note;
+  document.getElementById("mode-phrase").setAttribute("aria-selected", note ? "false" : "true");
+  document.getElementById("mode-note").setAttribute("aria-selected", note ? "true" : "false");
+  (note ? noteBox : input).focus();
+}
+
+function showNote(text, codes, only) {
+  // spans of the mentions, each once, outer ones first; a nested span stays inside its outer one's mark
+  const spans = new Map();
+  codes.forEach((c, rank) => c.mentions.forEach(m => {
+    if (only !== undefined && only !== rank) return;
+    const key = m.start + ":" + m.end;
+    const coded = c.selected && !["negated", "hypothetical"].includes(m.assertion);
+    if (!coded && !["negated", "hypothetical"].includes(m.assertion) && only === undefined) return;
+    const s = spans.get(key) || {start: m.start, end: m.end, assertion: m.assertion, codes: []};
+    s.codes.push(c.code);
+    spans.set(key, s);
+  }));
+  const ordered = [...spans.values()].sort((a, b) => a.start - b.start || b.end - a.end);
+  marked.replaceChildren();
+  let at = 0;
+  for (const s of ordered) {
+    if (s.start < at) continue;
+    marked.append(document.createTextNode(text.slice(at, s.start)));
+    const mark = el("mark", "mention " + s.assertion, text.slice(s.start, s.end));
+    mark.title = s.assertion + ": " + s.codes.join(", ");
+    marked.append(mark);
+    at = s.end;
+  }
+  marked.append(document.createTextNode(text.slice(at)));
+}
+
+function listCodes(text, codes) {
+  noteCodes.replaceChildren();
+  codes.forEach((c, rank) => {
+    if (!c.selected && !c.mentions.some(m => ["negated", "hypothetical"].includes(m.assertion))) return;
+    const li = el("li", c.selected ? "selected" : "not-coded");
+    li.dataset.code = c.code;
+    li.append(el("span", "score", c.score.toFixed(3)), el("span", "code", c.code), el("span", "title", c.title));
+    const said = [...new Set(c.mentions.map(m => m.assertion))].join(", ");
+    li.append(el("div", "evidence", "mentions: " + c.mentions.map(m => "“" + m.text + "”").join(", ") + " (" + said + ")"));
+    li.addEventListener("mouseenter", () => showNote(text, codes, rank));
+    li.addEventListener("mouseleave", () => showNote(text, codes));
+    noteCodes.append(li);
+  });
+}
+
+async function codeNote() {
+  const text = noteBox.value;
+  noteStatus.textContent = "coding…";
+  try {
+    const res = await fetch("/code", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({text, language: document.getElementById("language").value}),
+    });
+    const body = await res.json();
+    if (!res.ok) { noteStatus.textContent = body.error || "error " + res.status; marked.replaceChildren(); noteCodes.replaceChildren(); return; }
+    const chosen = body.codes.filter(c => c.selected).length;
+    noteStatus.textContent = `${chosen} codes selected (threshold ${body.threshold}), ${body.mentions} mentions`;
+    showNote(text, body.codes);
+    listCodes(text, body.codes);
+  } catch (e) {
+    noteStatus.textContent = "the server did not answer";
+  }
+}
+
+document.getElementById("mode-phrase").addEventListener("click", () => setMode(false));
+document.getElementById("mode-note").addEventListener("click", () => setMode(true));
+document.getElementById("code-note").addEventListener("click", codeNote);

@@ -1,0 +1,167 @@
+"""Code a whole note: mentions (``mentions``), what the note asserts of each (``assertion``), each
+searched with the retriever, and one ranked code set (``aggregate``).
+
+    from retriever import Retriever
+    from notes import NoteCoder
+    coder = NoteCoder(Retriever.load())
+    result = coder.code("Chest pain since this morning. No fever. Mother has diabetes.")
+    result.as_dict()  # {"codes": [{"code", "title", "score", "selected", "mentions": [...]}, ...], ...}
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import NamedTuple
+
+from retriever.errors import QueryError
+
+from . import assertion, mentions
+from .aggregate import WEIGHT, Hit, NoteCode, rank_codes
+
+MAX_NOTE_CHARS = 100_000
+DEFAULT_THRESHOLD = 0.6  # used by an index that no `medcode tune notes` has set one for
+CANDIDATES_PER_MENTION = 5
+# how a family member's finding is looked up: the catalogue's family-history codes (ICD-10-CM
+# Z80-Z84, "Family history of diabetes mellitus") rather than the disease
+FAMILY_QUERY = {"en": "family history of {}", "es": "antecedentes familiares de {}", "de": "Familienanamnese {}",
+                "fr": "antécédents familiaux de {}"}
+_STOPWORDS = frozenset("""other others patient patients history normal status examination admission problem
+problems disease diseases disorder disorders syndrome condition conditions finding findings unspecified left right
+both general present absent known after before during since about report reports presence absence level levels
+stage type state""".split())
+
+# words a clause opens with before its finding ("has type 2 diabetes"): left out of the mention
+LEADING_WORDS = {
+    "en": frozenset("""a an the of has had have having with show shows showed presents presented presenting revealed
+                    reveals is was are were some any noted observed found seen reports reported complains
+                    complained""".split()),
+    "es": frozenset("""un una unos unas el la los las de del con presenta presentó presentaba tiene tenía muestra
+                    mostró es era fue se observa observó objetiva objetivó aprecia apreció evidencia evidenció
+                    detecta detectó refiere describe""".split()),
+    "de": frozenset("""ein eine einer eines einem einen der die das des dem den mit hat hatte zeigt zeigte ist war
+                    bei sich findet fand""".split()),
+    "fr": frozenset("""un une des le la les l de du d avec a présente présentait montre montrait est était on
+                    observe retrouve note""".split()),
+}
+
+__all__ = ["NoteCoder", "NoteResult", "NoteCode", "check_note", "MAX_NOTE_CHARS"]
+
+
+class NoteResult(NamedTuple):
+    codes: list  # NoteCode, in rank order
+    threshold: float
+    threshold_from: str  # "given", "index" (tuned on a dev split, in the manifest) or "default"
+    language: str
+    mentions: int
+    rerank: str
+
+    def as_dict(self) -> dict:
+        """The JSON scripts rely on: ``{"codes": [{"code", "title", "score", "selected", "mentions"}, ...]}``."""
+        return {"codes": [c.as_dict() for c in self.codes], "threshold": self.threshold,
+                "threshold_from": self.threshold_from, "language": self.language, "mentions": self.mentions,
+                "rerank": self.rerank}
+
+
+def check_note(text: object) -> str:
+    """The note as given, or a QueryError that says what is wrong with it."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise QueryError("the note is not UTF-8 text (binary data?)") from None
+    if not isinstance(text, str):
+        raise QueryError(f"a note must be text, not {type(text).__name__}")
+    if len(text) > MAX_NOTE_CHARS:
+        raise QueryError(f"the note is {len(text)} characters; the limit is {MAX_NOTE_CHARS} (code it in parts)")
+    if not text.strip():
+        raise QueryError("empty note: give the text of a clinical note")
+    control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if "\x00" in text or control > 0.01 * len(text):
+        raise QueryError("the note holds control characters or NUL bytes: binary data, not text")
+    return text
+
+
+class NoteCoder:
+    """Codes notes against one loaded index; ``code(text)`` is the whole API."""
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        r = self.retriever
+        return mentions.vocabulary(r.strings, r.string_kind, _STOPWORDS)
+
+    @property
+    def threshold(self) -> tuple[float, str]:
+        tuned = (self.retriever.manifest.get("notes") or {}).get("threshold")
+        return (float(tuned), "index") if tuned is not None else (DEFAULT_THRESHOLD, "default")
+
+    def find(self, text: str, language: str = "en", assertions: bool = True) -> list[dict]:
+        """The note's mentions, each a dict: start, end, text, source, section, assertion."""
+        text = check_note(text)
+        nlp = assertion.pipeline(language)
+        doc = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
+        found = mentions.find(doc, text, self.vocabulary)
+        triggers = assertion.leading_triggers(language)
+        spans, kept = [], []
+        for m in found:
+            span = doc.char_span(m.start, m.end, alignment_mode="expand")
+            if span is None or not len(span):
+                continue
+            start = span.start
+            if m.source == "clause":  # "he denies fever": the finding is "fever", the trigger NegEx's to read
+                start = _past_triggers(doc, start, span.end, triggers)
+                while start < span.end and doc[start].lower_ in LEADING_WORDS[language]:
+                    start += 1
+            if start >= span.end:
+                continue
+            spans.append((start, span.end))
+            kept.append(m)
+        judged = assertion.judge(language, doc, spans) if assertions else ["present"] * len(spans)
+        out = []
+        for m, (a, b), said in zip(kept, spans, judged):
+            if said == "present" and m.section and mentions.SECTION_ASSERTION["family"].match(m.section):
+                said = "family"
+            start, end = doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text)
+            out.append({"start": start, "end": end, "text": text[start:end], "assertion": said,
+                        "section": m.section, "source": m.source})
+        return out
+
+    def code(self, text: str, language: str = "en", threshold: float | None = None, *, stage: str = "hybrid",
+             rerank: bool | None = None, levels: str = "assignable", assertions: bool = True,
+             k: int = CANDIDATES_PER_MENTION, weight: dict | None = None) -> NoteResult:
+        """A note in, its ranked code set out. ``assertions=False`` reads every mention as present
+        (the ablation); ``weight`` overrides what each assertion counts for (``aggregate.WEIGHT``)."""
+        if language not in assertion.LANGUAGES:
+            raise QueryError(f"unknown language {language!r} (choose from {', '.join(assertion.LANGUAGES)})")
+        if threshold is None:
+            threshold, source = self.threshold
+        else:
+            source = "given"
+        found = self.find(text, language, assertions)
+        queries = [FAMILY_QUERY[language].format(m["text"]) if m["assertion"] == "family" else m["text"]
+                   for m in found]
+        unique = list(dict.fromkeys(queries))
+        results = dict(zip(unique, self.retriever.search_batch(unique, k, stage=stage, rerank=rerank, levels=levels)
+                           if unique else []))
+        hits = [Hit(m, c, n, results[q].candidates[0].score) for m, q in zip(found, queries)
+                for n, c in enumerate(results[q].candidates, 1)]
+        codes = rank_codes(hits, float(threshold), self._ancestors, weight)
+        notes = {r.rerank for r in results.values()}
+        return NoteResult(codes, float(threshold), source, language, len(found),
+                          notes.pop() if len(notes) == 1 else "applied to some mentions" if notes else "no mentions")
+
+    def _ancestors(self, code: str, system: str, version: str) -> list[str]:
+        return [e["code"] for e in self.retriever.path(code, system, version)[:-1]]
+
+
+def _past_triggers(doc, start: int, end: int, triggers: list[tuple[str, ...]]) -> int:
+    """The first token after the last assertion trigger inside a clause (its finding follows it)."""
+    words = [t.lower_ for t in doc[start:end]]
+    after = 0
+    for i in range(len(words)):
+        for t in triggers:
+            if tuple(words[i:i + len(t)]) == t:
+                after = max(after, i + len(t))
+                break
+    return start + after

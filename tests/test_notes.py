@@ -1,0 +1,220 @@
+"""Coding a whole note: mentions with offsets, assertions (negspacy and our rules), the ranked
+code set, family history to family-history codes, and every surface that calls it."""
+import json
+
+import pytest
+
+from notes import NoteCoder, assertion, check_note
+from notes.aggregate import Hit, rank_codes
+from retriever.cli import main
+from retriever.errors import QueryError
+from retriever.search import Candidate
+
+NOTE = ("Patient admitted with an anterior STEMI. No evidence of pneumonia.\n"
+        "Family history: type 2 diabetes.\n"
+        "History of asthma. Possible atrial fibrillation; he denies wheezing attacks.")
+
+FAMILY_CATALOGUE = """system: FH-TEST
+version: "1"
+codes:
+  - code: DM2
+    title: Type 2 diabetes mellitus
+  - code: FH.DM
+    title: Family history of diabetes mellitus
+  - code: PNA
+    title: Pneumonia
+  - code: FH.CANCER
+    title: Family history of malignant neoplasm
+"""
+
+
+@pytest.fixture(scope="module")
+def coder(retriever):
+    return NoteCoder(retriever)
+
+
+@pytest.fixture(scope="module")
+def family_coder(tmp_path_factory, cache_dir):
+    from index_build.build import build
+    from retriever import Retriever
+
+    d = tmp_path_factory.mktemp("fh")
+    (d / "fh.yaml").write_text(FAMILY_CATALOGUE)
+    build([str(d / "fh.yaml")], d / "index", cache=cache_dir, progress=False)
+    return NoteCoder(Retriever.load(d / "index"))
+
+
+def _said(coder, text, language="en"):
+    return {m["text"]: m["assertion"] for m in coder.find(text, language)}
+
+
+def test_mentions_point_into_the_note(coder):
+    found = coder.find(NOTE)
+    assert found and all(NOTE[m["start"]:m["end"]] == m["text"] for m in found)
+    assert {"clause", "vocabulary"} == {m["source"] for m in found}
+    assert any(m["text"] == "anterior STEMI" and m["source"] == "vocabulary" for m in found)
+
+
+@pytest.mark.parametrize("text, language, finding, said", [
+    ("No evidence of pneumonia.", "en", "pneumonia", "negated"),
+    ("He denies wheezing attacks.", "en", "wheezing attacks", "negated"),
+    ("Mother has type 2 diabetes.", "en", "type 2 diabetes", "family"),
+    ("History of asthma.", "en", "asthma", "historical"),
+    ("Possible atrial fibrillation.", "en", "atrial fibrillation", "possible"),
+    ("Return if wheezing attacks recur.", "en", "wheezing attacks", "hypothetical"),
+    ("Anterior STEMI.", "en", "Anterior STEMI", "present"),
+    ("No se observa neumonía.", "es", "neumonía", "negated"),
+    ("Paciente sin fiebre.", "es", "fiebre", "negated"),
+    ("Antecedentes familiares de diabetes.", "es", "diabetes", "family"),
+    ("Kein Hinweis auf Pneumonie.", "de", "Pneumonie", "negated"),
+    ("Mutter mit Diabetes mellitus.", "de", "Diabetes mellitus", "family"),
+    ("Pas de pneumonie.", "fr", "pneumonie", "negated"),
+    ("Suspicion de sigmoïdite diverticulaire.", "fr", "sigmoïdite diverticulaire", "possible"),
+])
+def test_assertions(coder, text, language, finding, said):
+    assert _said(coder, text, language).get(finding) == said, coder.find(text, language)
+
+
+def test_a_negation_ends_at_a_termination_word(coder):
+    said = _said(coder, "No fever but pneumonia is present.")
+    assert said.get("fever") == "negated" and said.get("pneumonia is present") == "present"
+
+
+def test_negated_findings_do_not_code(coder):
+    result = coder.code(NOTE, threshold=0.5)
+    by_code = {c.code: c for c in result.codes}
+    assert by_code["CARD.MI.ANT"].selected and result.codes.index(by_code["CARD.MI.ANT"]) < 3
+    assert not by_code["RESP.PNA"].selected
+    assert {m["assertion"] for m in by_code["RESP.PNA"].mentions} == {"negated"}
+    # the ablation reads every mention as present: the negated pneumonia codes
+    plain = {c.code: c for c in coder.code(NOTE, threshold=0.5, assertions=False).codes}
+    assert plain["RESP.PNA"].selected
+    assert [c.score for c in result.codes] == sorted((c.score for c in result.codes), reverse=True)
+
+
+def test_family_history_codes_as_family_history(family_coder):
+    result = family_coder.code("Mother has type 2 diabetes. The patient has pneumonia.", threshold=0.0)
+    top = [c.code for c in result.codes]
+    assert top.index("FH.DM") < top.index("DM2")
+    fh = next(c for c in result.codes if c.code == "FH.DM")
+    assert fh.mentions[0]["assertion"] == "family"
+
+
+def test_a_code_and_its_ancestor_are_not_both_proposed():
+    def cand(code, score):
+        return Candidate("S", "1", code, code, score, code, True, {})
+
+    mention = {"start": 0, "end": 4, "text": "x", "assertion": "present", "section": None, "source": "clause"}
+    other = {**mention, "start": 5, "end": 9}
+    hits = [Hit(mention, cand("A.1", 0.9), 1, 0.9), Hit(other, cand("A", 0.5), 1, 0.5),
+            Hit(other, cand("B", 0.4), 2, 0.5)]
+    codes = rank_codes(hits, 0.3, lambda code, s, v: ["A"] if code == "A.1" else [])
+    assert [c.code for c in codes] == ["A.1", "B"]
+    assert {m["start"] for m in codes[0].mentions} == {0, 5}
+
+
+def test_threshold_from_the_manifest_or_given(coder):
+    assert coder.code(NOTE).threshold_from == "default"
+    result = coder.code(NOTE, threshold=99.0)
+    assert result.threshold_from == "given" and not any(c.selected for c in result.codes)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("", "empty note"),
+    ("   \n ", "empty note"),
+    ("x" * 100_001, "the limit is 100000"),
+    ("abc\x00def", "binary"),
+    (b"\xff\xfe\x00", "not UTF-8"),
+    (12, "must be text"),
+])
+def test_bad_notes(bad, message):
+    with pytest.raises(QueryError, match=message):
+        check_note(bad)
+
+
+def test_unknown_language(coder):
+    with pytest.raises(QueryError, match="unknown language"):
+        coder.code(NOTE, "xx")
+
+
+def test_cli_json_and_table(capsys, tmp_path, example_index):
+    note = tmp_path / "note.txt"
+    note.write_text(NOTE)
+    assert main(["code", str(note), "--index", str(example_index), "--json", "--threshold", "0.5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"codes", "threshold", "language", "mentions"}
+    first = out["codes"][0]
+    assert set(first) >= {"code", "title", "score", "selected", "mentions"}
+    assert set(first["mentions"][0]) >= {"start", "end", "text", "assertion", "section", "scores"}
+    assert main(["code", str(note), "--index", str(example_index), "--threshold", "0.5"]) == 0
+    table = capsys.readouterr().out
+    assert "[pneumonia|negated]" in table and "CARD.MI.ANT" in table
+
+
+def test_cli_jsonl_in_input_order(capsys, tmp_path, example_index):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("\n".join(json.dumps(r) for r in [{"id": "b", "text": "Broken hip."}, {"id": "a", "text": " "},
+                                                      {"id": 3, "text": "Asthma attack."}]))
+    out = tmp_path / "codes.jsonl"
+    assert main(["code", "--input", str(notes), "--output", str(out), "--index", str(example_index)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["b", "a", 3]
+    assert rows[0]["codes"][0]["code"] == "FX.HIP" and "empty note" in rows[1]["error"]
+    assert "coded 2 of 3 notes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty note"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not UTF-8"),
+    (b"a" * (10 * 1024 * 1024), "over 2 MiB"),
+])
+def test_cli_bad_note_files(capsys, tmp_path, example_index, content, message):
+    note = tmp_path / "note.bin"
+    note.write_bytes(content)
+    assert main(["code", str(note), "--index", str(example_index)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_http_code(retriever):
+    from fastapi.testclient import TestClient
+
+    from retriever.server import Limits, create_app
+    from retriever.service import Service
+
+    client = TestClient(create_app(Service([retriever]), Limits(max_body=64 * 1024)))
+    res = client.post("/code", json={"text": NOTE, "threshold": 0.5})
+    assert res.status_code == 200
+    body = res.json()
+    assert body == NoteCoder(retriever).code(NOTE, threshold=0.5).as_dict()
+    bad = client.post("/code", json={"text": ""})
+    assert bad.status_code == 400 and "empty note" in bad.json()["error"]
+    assert client.post("/code", json={"text": NOTE, "language": "xx"}).status_code == 400
+
+
+def test_pipelines_need_no_download():
+    for language in assertion.LANGUAGES:
+        nlp = assertion.pipeline(language)
+        assert "sentencizer" in nlp.pipe_names and any(n.startswith("assert_") for n in nlp.pipe_names)
+
+
+def test_tune_notes_writes_the_threshold(capsys, tmp_path, example_index):
+    import shutil
+
+    from retriever import Retriever
+
+    index = tmp_path / "index"
+    shutil.copytree(example_index, index)
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "Broken hip after a fall. No pneumonia.", "codes": ["FX.HIP"]},
+        {"text": "Anterior STEMI; known asthma.", "codes": ["CARD.MI.ANT", "RESP.ASTH"]}]))
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(dev), "--dry-run", "--quiet"]) == 0
+    assert "not written" in capsys.readouterr().out
+    assert NoteCoder(Retriever.load(index)).threshold[1] == "default"
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(dev), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    threshold, source = NoteCoder(Retriever.load(index)).threshold
+    assert source == "index" and f"threshold {threshold:g}" in out
+    result = NoteCoder(Retriever.load(index)).code("Broken hip after a fall. No pneumonia.")
+    assert result.threshold_from == "index" and [c.code for c in result.codes if c.selected] == ["FX.HIP"]
