@@ -182,10 +182,12 @@ def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, as
     rerank = (None if retriever.rerank_on else True) if stage == "rerank" else False
     search_stage = "hybrid" if stage == "rerank" else stage
 
-    def code(note: str) -> list[tuple[str, float]]:
-        result = coder.code(note, language, threshold=0.0, stage=search_stage, rerank=rerank, levels=levels,
-                            assertions=assertions)
-        return [(c.code, c.score) for c in result.codes if c.score > 0]
+    def code(note: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(every code ranked, for MAP; the codes a threshold may select, for micro-F1)."""
+        result = coder.code(note, language, threshold=float("-inf"), stage=search_stage, rerank=rerank,
+                            levels=levels, assertions=assertions)
+        return ([(c.code, c.score) for c in result.codes if c.score > 0],
+                [(c.code, c.score) for c in result.codes if c.selected and c.score > 0])
     return code
 
 
@@ -201,11 +203,13 @@ def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[
     curves = {}
     for stage in run:
         code = _note_coder(retriever, stage, levels, language, assertions)
-        scored, latencies = _timed(lambda row: code(row["text"]), rows, progress, stage)
-        ranked = [[c for c, _ in doc] for doc in scored]
+        coded, latencies = _timed(lambda row: code(row["text"]), rows, progress, stage)
+        ranked = [[c for c, _ in every] for every, _ in coded]
+        scored = [selectable for _, selectable in coded]
         entry = {"n": len(rows), "map": mean_average_precision(ranked, gold), **document_metrics(ranked, gold, k)}
         if dev:
-            dev_scored, _ = _timed(lambda row: code(row["text"]), dev, progress, f"{stage} (dev)")
+            dev_coded, _ = _timed(lambda row: code(row["text"]), dev, progress, f"{stage} (dev)")
+            dev_scored = [selectable for _, selectable in dev_coded]
             cut, dev_f1 = best_threshold(dev_scored, [set(r["codes"]) for r in dev])
             f = micro_f1([{c for c, s in doc if s >= cut} for doc in scored], gold)
             entry.update({"threshold": cut, "dev_micro_f1": dev_f1, "micro_f1": f["f1"],

@@ -27,10 +27,11 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "e
     directory = Path(index).expanduser() if index else files.default_dir()
     coder = NoteCoder(Retriever.load(directory))
     rows = [row for path in dev for row in read_gold(path)]
-    scored = []
+    scored, ranked = [], []
     for row in tqdm(rows, desc="coding dev notes", unit="note", disable=not progress, file=sys.stderr):
-        result = coder.code(row["text"], language, threshold=0.0)
-        scored.append([(c.code, c.score) for c in result.codes if c.score > 0])
+        result = coder.code(row["text"], language, threshold=float("-inf"))
+        scored.append([(c.code, c.score) for c in result.codes if c.selected and c.score > 0])
+        ranked.append([c.code for c in result.codes if c.score > 0])
     gold = [set(row["codes"]) for row in rows]
     cut, f1 = best_threshold(scored, gold)
     if cut == float("inf"):
@@ -39,7 +40,7 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "e
     settings = {"threshold": round(float(cut), 4), "language": language, "tuned_on": sorted(Path(p).name for p in dev),
                 "notes": len(rows), "dev_micro_f1": round(f1, 4), "dev_precision": round(at["precision"], 4),
                 "dev_recall": round(at["recall"], 4),
-                "dev_map": round(mean_average_precision([[c for c, _ in doc] for doc in scored], gold), 4)}
+                "dev_map": round(mean_average_precision(ranked, gold), 4)}
     before = coder.threshold
     if write:
         manifest = files.read_manifest(directory)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from retriever.errors import QueryError
 
 from . import assertion, mentions
-from .aggregate import WEIGHT, Hit, NoteCode, rank_codes
+from .aggregate import Hit, NoteCode, rank_codes
 
 MAX_NOTE_CHARS = 100_000
 DEFAULT_THRESHOLD = 0.6  # used by an index that no `medcode tune notes` has set one for
@@ -129,9 +129,9 @@ class NoteCoder:
 
     def code(self, text: str, language: str = "en", threshold: float | None = None, *, stage: str = "hybrid",
              rerank: bool | None = None, levels: str = "assignable", assertions: bool = True,
-             k: int = CANDIDATES_PER_MENTION, weight: dict | None = None) -> NoteResult:
+             k: int = CANDIDATES_PER_MENTION) -> NoteResult:
         """A note in, its ranked code set out. ``assertions=False`` reads every mention as present
-        (the ablation); ``weight`` overrides what each assertion counts for (``aggregate.WEIGHT``)."""
+        (the ablation)."""
         if language not in assertion.LANGUAGES:
             raise QueryError(f"unknown language {language!r} (choose from {', '.join(assertion.LANGUAGES)})")
         if threshold is None:
@@ -146,7 +146,7 @@ class NoteCoder:
                            if unique else []))
         hits = [Hit(m, c, n, results[q].candidates[0].score) for m, q in zip(found, queries)
                 for n, c in enumerate(results[q].candidates, 1)]
-        codes = rank_codes(hits, float(threshold), self._ancestors, weight)
+        codes = rank_codes(hits, float(threshold), self._ancestors)
         notes = {r.rerank for r in results.values()}
         return NoteResult(codes, float(threshold), source, language, len(found),
                           notes.pop() if len(notes) == 1 else "applied to some mentions" if notes else "no mentions")

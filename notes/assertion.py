@@ -46,7 +46,8 @@ RULES: dict[str, dict[str, dict[str, list[str]]]] = {
                                        "screening for", "prophylaxis of", "prophylaxis for", "instructed on"],
                          "following": ["should occur", "should develop", "develops", "occurs"]},
         "termination": ["but", "however", "although", "though", "except", "which", "who", "apart from",
-                        "aside from", "presents", "presented", "reports", "now", "currently", "today"],
+                        "aside from", "presents", "presented", "reports", "now", "currently", "today", "while",
+                        "whereas", "with a history of", "with a past history of", "with history of"],
     },
     "es": {
         "possible": {"preceding": ["posible", "probable", "sospecha de", "sospecha", "sospechoso de",
@@ -67,7 +68,7 @@ RULES: dict[str, dict[str, dict[str, list[str]]]] = {
                                        "para prevenir", "cribado de", "vigilar", "acudir si"],
                          "following": []},
         "termination": ["pero", "sin embargo", "aunque", "excepto", "que", "salvo", "actualmente", "presenta",
-                        "refiere", "ahora"],
+                        "refiere", "ahora", "mientras", "con antecedentes de"],
     },
     "de": {
         "negated": {"preceding": ["kein", "keine", "keinen", "keiner", "keines", "keinem", "ohne", "nicht",
@@ -146,7 +147,7 @@ def pipeline(language: str):
     for kind in PRECEDENCE:
         if kind == "negated" and language in NEGSPACY_TERMSET:
             ts = termset(NEGSPACY_TERMSET[language]).get_patterns()
-            ts["termination"] = ts["termination"] + [";"]  # a semicolon ends a finding's list
+            ts["termination"] = ts["termination"] + RULES[language]["termination"] + [";"]
         else:
             ts = _termset(language, kind)
         if not ts["preceding_negations"] and not ts["following_negations"]:

@@ -163,6 +163,25 @@ def parser() -> argparse.ArgumentParser:
 
     cli_code.add_parser(sub)
 
+    ba = sub.add_parser("batch", help="phrases or notes by the million: blocks written as they finish, resumable, "
+                                      "in this process or on Ray")
+    ba.add_argument("--input", required=True, metavar="PATH",
+                    help='JSONL ({"id", "text"} a line), Parquet (columns id, text) or a text file (a phrase a line)')
+    ba.add_argument("--output", required=True, metavar="DIR", help="folder of part-NNNNN.jsonl files; rerun to resume")
+    ba.add_argument("--kind", choices=("phrases", "notes"), default="phrases",
+                    help="phrases (as medcode search) or notes (as medcode code); default phrases")
+    ba.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local: this process; ray: a pool of Ray Data actors (pip install 'medcode[ray]')")
+    ba.add_argument("--address", help="Ray cluster to join: auto, or ray://HOST:PORT (default: start one here)")
+    ba.add_argument("--workers", type=int, default=1, help="Ray actors, each holding the index (default 1)")
+    ba.add_argument("--batch-size", type=int, default=1000, help="rows per block, the unit written and resumed")
+    _index_arg(ba)
+    ba.add_argument("-k", type=int, default=10, help="candidates per phrase (phrases; default 10)")
+    ba.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="notes: their language")
+    ba.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
+    ba.add_argument("--rerank", action="store_true", help="rerank every phrase or mention")
+    ba.add_argument("--quiet", action="store_true", help="no progress bar")
+
     tu = sub.add_parser("tune", help="choose settings on dev gold sets")
     tusub = tu.add_subparsers(dest="what", required=True)
     tf = tusub.add_parser("fusion", help="fusion weights for this index's catalogue, language and encoder")
@@ -382,6 +401,23 @@ def _cmd_eval(a) -> int:
         print(f"gold {a.gold} ({report['mode']}), index {retriever.directory}, "
               f"model {retriever.manifest['model']['name']}")
         print(table(report, a.k))
+    return 0
+
+
+def _cmd_batch(a) -> int:
+    from .batch import run
+
+    if a.rerank and a.no_rerank:
+        raise MedcodeError("--rerank and --no-rerank exclude each other")
+    if not 1 <= a.k <= 1000:
+        raise MedcodeError(f"-k must be from 1 to 1000, not {a.k}")
+    r = run(a.input, a.output, kind=a.kind, engine=a.engine, index=a.index, k=a.k,
+            rerank=False if a.no_rerank else True if a.rerank else None, language=a.language,
+            block_size=a.batch_size, workers=a.workers, address=a.address, progress=not a.quiet)
+    skipped = f", {r['blocks_skipped']} of {r['blocks']} blocks already done" if r["blocks_skipped"] else ""
+    print(f"medcode batch: {r['inputs']} inputs, {r['outputs']} outputs, {r['failures']} failures{skipped}; "
+          f"{r['answered_now']} answered in {r['seconds']:.1f} s ({r['per_second']:.1f}/s, {r['engine']}); "
+          f"parts in {r['output']}", file=sys.stderr)
     return 0
 
 
@@ -621,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from . import cli_code
 
-        return {"build": _cmd_build, "search": _cmd_search, "code": cli_code.run, "eval": _cmd_eval, "train": _cmd_train,
+        return {"build": _cmd_build, "search": _cmd_search, "code": cli_code.run, "batch": _cmd_batch, "eval": _cmd_eval, "train": _cmd_train,
                 "tune": _cmd_tune, "serve": _cmd_serve, "mcp": _cmd_mcp, "diff": _cmd_diff, "info": _cmd_info,
                 "export": _cmd_export}[a.command](a)
     except MedcodeError as exc:
