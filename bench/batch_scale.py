@@ -50,16 +50,17 @@ def answers(out: Path) -> list[dict]:
     return rows
 
 
-def same(a: list[dict], b: list[dict]) -> bool:
+def differing(a: list[dict], b: list[dict]) -> str:
+    """How many answers differ (codes in another order, or a score off by more than 1e-5)."""
     if [r["id"] for r in a] != [r["id"] for r in b]:
-        return False
+        return "ids differ"
+    n, worst = 0, 0.0
     for x, y in zip(a, b):
         cx, cy = x.get("candidates", []), y.get("candidates", [])
-        if [c["code"] for c in cx] != [c["code"] for c in cy]:
-            return False
-        if any(abs(c["score"] - d["score"]) > 1e-5 for c, d in zip(cx, cy)):
-            return False
-    return True
+        gap = max((abs(c["score"] - d["score"]) for c, d in zip(cx, cy)), default=0.0)
+        worst = max(worst, gap)
+        n += [c["code"] for c in cx] != [c["code"] for c in cy] or gap > 1e-5
+    return "yes" if not n else f"NO: {n} answers differ (largest score gap {worst:.2g})"
 
 
 def main() -> None:
@@ -88,7 +89,7 @@ def main() -> None:
         print("| engine | wall s | phrases/s | vs local | outputs | failures | identical to local |")
         print("|---|---|---|---|---|---|---|")
         for label, r in runs.items():
-            ident = "-" if label == "local" else ("yes" if same(base, answers(r["dir"])) else "NO")
+            ident = "-" if label == "local" else differing(base, answers(r["dir"]))
             ratio = r["wall_s"] / runs["local"]["wall_s"]
             print(f"| {label} | {r['wall_s']:.1f} | {r['per_second']:.1f} | {ratio:.2f}x time | {r['outputs']} | "
                   f"{r['failures']} | {ident} |")

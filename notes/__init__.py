@@ -18,7 +18,9 @@ from . import assertion, mentions
 from .aggregate import Hit, NoteCode, rank_codes
 
 MAX_NOTE_CHARS = 100_000
-DEFAULT_THRESHOLD = 0.6  # used by an index that no `medcode tune notes` has set one for
+# used by an index that no `medcode tune notes` has set one for: what tune notes chose for the
+# default ICD-10-CM index on the CodiEsp dev notes (0.909, English translations; README)
+DEFAULT_THRESHOLD = 0.9
 CANDIDATES_PER_MENTION = 5
 # how a family member's finding is looked up: the catalogue's family-history codes (ICD-10-CM
 # Z80-Z84, "Family history of diabetes mellitus") rather than the disease
