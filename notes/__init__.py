@@ -157,12 +157,12 @@ class NoteCoder:
         return [e["code"] for e in self.retriever.path(code, system, version)[:-1]]
 
 
-def _past_triggers(doc, start: int, end: int, triggers: list[tuple[str, ...]]) -> int:
+def _past_triggers(doc, start: int, end: int, triggers: dict[str, list[tuple[str, ...]]]) -> int:
     """The first token after the last assertion trigger inside a clause (its finding follows it)."""
     words = [t.lower_ for t in doc[start:end]]
     after = 0
-    for i in range(len(words)):
-        for t in triggers:
+    for i, word in enumerate(words):
+        for t in triggers.get(word, ()):  # longest first
             if tuple(words[i:i + len(t)]) == t:
                 after = max(after, i + len(t))
                 break

@@ -156,16 +156,21 @@ def pipeline(language: str):
     return nlp
 
 
-def leading_triggers(language: str) -> list[tuple[str, ...]]:
-    """Every preceding trigger, as lower-case token tuples, longest first: a clause that opens
-    with one ("no fever") names its finding after it."""
+@lru_cache(maxsize=len(LANGUAGES))
+def leading_triggers(language: str) -> dict[str, list[tuple[str, ...]]]:
+    """Every preceding trigger as lower-case token tuples, by first token, longest first: a
+    clause that says one ("he denies fever") names its finding after it."""
     nlp = pipeline(language)
     out = set()
     for name, pipe in nlp.pipeline:
         if name.startswith("assert_"):
             for doc in pipe.preceding_patterns:
                 out.add(tuple(t.lower_ for t in doc))
-    return sorted(out, key=len, reverse=True)
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for t in sorted(out, key=len, reverse=True):
+        if t:
+            by_first.setdefault(t[0], []).append(t)
+    return by_first
 
 
 def judge(language: str, doc, spans: Sequence[tuple[int, int]]) -> list[str]:

@@ -72,7 +72,7 @@ def plan_blocks(path: Path, block_size: int) -> list[dict]:
             if not line.strip():
                 raise BatchError(f"{path}:{n}: empty line (one {'object' if jsonl else 'phrase'} a line)")
             if jsonl:
-                row = _json_row(line, path, n)
+                row = id_text_row(line, path, n)
                 key = json.dumps(row["id"])
                 if key in ids:
                     raise BatchError(f"{path}:{n}: id {row['id']!r} is given twice (each input needs its own id)")
@@ -100,7 +100,8 @@ def _decode(raw: bytes, path: Path, n: int) -> str:
         raise BatchError(f"{path}:{n}: not UTF-8 text") from None
 
 
-def _json_row(line: str, path: Path, n: int) -> dict:
+def id_text_row(line: str, path: Path | str, n: int) -> dict:
+    """Line ``n`` of an input file as ``{"id", "text", ...}``, or an error naming file and line."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:

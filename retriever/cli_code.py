@@ -50,17 +50,9 @@ def _read_notes(path: str) -> list[dict]:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise MedcodeError(f"cannot read {path}: {exc}") from exc
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise MedcodeError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or "id" not in row:
-            raise MedcodeError(f'{path}:{n}: expected {{"id": ..., "text": "..."}}')
-        rows.append(row)
+    from .batch import id_text_row
+
+    rows = [id_text_row(line, path, n) for n, line in enumerate(lines, 1) if line.strip()]
     if not rows:
         raise MedcodeError(f"{path} holds no notes")
     return rows
