@@ -6,6 +6,7 @@ Phrases: the first N of CodiEsp-X (train, dev, test spans, Spanish) and of the E
 notes' sentences (../shared/benchdata), de-duplicated, in a fixed order.
 
     .venv/bin/python bench/batch_scale.py [--index DIR] [--phrases 20000] [--batch-size 1000]
+                                          [--runs local,ray1,ray2] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -54,13 +55,15 @@ def differing(a: list[dict], b: list[dict]) -> str:
     """How many answers differ (codes in another order, or a score off by more than 1e-5)."""
     if [r["id"] for r in a] != [r["id"] for r in b]:
         return "ids differ"
-    n, worst = 0, 0.0
+    ids, worst = [], 0.0
     for x, y in zip(a, b):
         cx, cy = x.get("candidates", []), y.get("candidates", [])
         gap = max((abs(c["score"] - d["score"]) for c, d in zip(cx, cy)), default=0.0)
         worst = max(worst, gap)
-        n += [c["code"] for c in cx] != [c["code"] for c in cy] or gap > 1e-5
-    return "yes" if not n else f"NO: {n} answers differ (largest score gap {worst:.2g})"
+        if [c["code"] for c in cx] != [c["code"] for c in cy] or gap > 1e-5:
+            ids.append(x["id"])
+    return "yes" if not ids else (f"NO: {len(ids)} answers differ (largest score gap {worst:.2g}; ids "
+                                  f"{', '.join(map(str, ids[:5]))})")
 
 
 def main() -> None:
@@ -68,15 +71,23 @@ def main() -> None:
     ap.add_argument("--index")
     ap.add_argument("--phrases", type=int, default=20000)
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--runs", default="local,ray1,ray2", help="which of local, ray1, ray2 (local always runs)")
+    ap.add_argument("--keep", type=Path, help="keep the input and outputs in this folder (default: deleted)")
     a = ap.parse_args()
     texts = phrases(a.phrases)
-    work = Path(tempfile.mkdtemp(prefix="medcode-batch-scale-"))
+    wanted = {"local"} | set(a.runs.split(","))
+    if a.keep:
+        a.keep.mkdir(parents=True, exist_ok=True)
+    work = a.keep or Path(tempfile.mkdtemp(prefix="medcode-batch-scale-"))
     try:
         src = work / "phrases.jsonl"
         src.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(texts)),
                        encoding="utf-8")
         runs = {}
-        for label, engine, workers in (("local", "local", 1), ("ray, 1 actor", "ray", 1), ("ray, 2 actors", "ray", 2)):
+        for name, label, engine, workers in (("local", "local", "local", 1), ("ray1", "ray, 1 actor", "ray", 1),
+                                             ("ray2", "ray, 2 actors", "ray", 2)):
+            if name not in wanted:
+                continue
             t = time.perf_counter()
             r = run(src, work / label.replace(" ", "").replace(",", "-"), engine=engine, workers=workers, index=a.index,
                     block_size=a.batch_size, progress=False)
@@ -94,7 +105,8 @@ def main() -> None:
             print(f"| {label} | {r['wall_s']:.1f} | {r['per_second']:.1f} | {ratio:.2f}x time | {r['outputs']} | "
                   f"{r['failures']} | {ident} |")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,8 @@ def evaluate_phrases(retriever: Retriever, rows: list[dict], stages: Sequence[st
     return {"mode": "phrases", "stages": _ordered(report, stages), "curves": curves, **_absent(retriever, rows)}
 
 
-def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, assertions: bool) -> Callable:
+def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, assertions: bool,
+                scoring: str = "index") -> Callable:
     """A note's ranked (code, score) list, as ``medcode code`` ranks it (threshold left to the caller)."""
     from notes import NoteCoder
 
@@ -185,7 +186,7 @@ def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, as
     def code(note: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """(every code ranked, for MAP; the codes a threshold may select, for micro-F1)."""
         result = coder.code(note, language, threshold=float("-inf"), stage=search_stage, rerank=rerank,
-                            levels=levels, assertions=assertions)
+                            levels=levels, assertions=assertions, scoring=scoring)
         return ([(c.code, c.score) for c in result.codes if c.score > 0],
                 [(c.code, c.score) for c in result.codes if c.selected and c.score > 0])
     return code
@@ -193,16 +194,18 @@ def _note_coder(retriever: Retriever, stage: str, levels: str, language: str, as
 
 def evaluate_documents(retriever: Retriever, rows: list[dict], stages: Sequence[str] = ("hybrid",),
                        k: int = 10, dev: list[dict] | None = None, progress: bool = True,
-                       levels: str = "assignable", language: str = "en", assertions: bool = True) -> dict:
+                       levels: str = "assignable", language: str = "en", assertions: bool = True,
+                       scoring: str = "index") -> dict:
     """Each gold text is a note with a code set, coded as ``medcode code`` codes it: MAP (the
     CodiEsp-D metric, over each note's ranked codes), recall@k, precision@k, and micro
     precision/recall/F1 at the score threshold that is best on the dev notes (never on the notes
-    scored). ``assertions=False``: every mention read as present (the ablation)."""
+    scored). ``assertions=False``: every mention read as present (the ablation); ``scoring="rule"``:
+    the hand rule even where the index holds a learned note scorer."""
     run, report = _usable(retriever, stages)
     gold = [set(row["codes"]) for row in rows]
     curves = {}
     for stage in run:
-        code = _note_coder(retriever, stage, levels, language, assertions)
+        code = _note_coder(retriever, stage, levels, language, assertions, scoring)
         coded, latencies = _timed(lambda row: code(row["text"]), rows, progress, stage)
         ranked = [[c for c, _ in every] for every, _ in coded]
         scored = [selectable for _, selectable in coded]

@@ -15,12 +15,15 @@ from typing import NamedTuple
 from retriever.errors import QueryError
 
 from . import assertion, mentions
-from .aggregate import Hit, NoteCode, rank_codes
+from .aggregate import Hit, NoteCode, Scorer, rank_codes
 
 MAX_NOTE_CHARS = 100_000
 # used by an index that no `medcode tune notes` has set one for: what tune notes chose for the
 # default ICD-10-CM index on the CodiEsp dev notes (0.909, English translations; README)
 DEFAULT_THRESHOLD = 0.9
+# ... and by a learned scorer (its scores are probabilities) that no dev split chose one for
+DEFAULT_SCORER_THRESHOLD = 0.5
+SCORINGS = ("index", "rule")  # the index's learned scorer if it has one, else the hand rule; the hand rule
 CANDIDATES_PER_MENTION = 5
 # how a family member's finding is looked up: the catalogue's family-history codes (ICD-10-CM
 # Z80-Z84, "Family history of diabetes mellitus") rather than the disease
@@ -93,10 +96,29 @@ class NoteCoder:
         r = self.retriever
         return mentions.vocabulary(r.strings, r.string_kind, _STOPWORDS)
 
+    @cached_property
+    def scorer(self) -> Scorer | None:
+        """The index's learned note scorer (``medcode tune notes --train``), if it has one."""
+        held = (self.retriever.manifest.get("notes") or {}).get("scorer")
+        if not held:
+            return None
+        try:
+            return Scorer.from_settings(held)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise QueryError(f"the index's note scorer cannot be read ({exc})") from None
+
+    def threshold_for(self, scoring: str = "index") -> tuple[float, str]:
+        """(threshold, where it comes from) for the scores ``scoring`` gives."""
+        notes = self.retriever.manifest.get("notes") or {}
+        learned = scoring == "index" and self.scorer is not None
+        tuned = notes.get("threshold") if learned or not notes.get("scorer") else notes.get("rule_threshold")
+        if tuned is not None:
+            return float(tuned), "index"
+        return (DEFAULT_SCORER_THRESHOLD if learned else DEFAULT_THRESHOLD), "default"
+
     @property
     def threshold(self) -> tuple[float, str]:
-        tuned = (self.retriever.manifest.get("notes") or {}).get("threshold")
-        return (float(tuned), "index") if tuned is not None else (DEFAULT_THRESHOLD, "default")
+        return self.threshold_for("index")
 
     def find(self, text: str, language: str = "en", assertions: bool = True) -> list[dict]:
         """The note's mentions, each a dict: start, end, text, source, section, assertion."""
@@ -131,13 +153,16 @@ class NoteCoder:
 
     def code(self, text: str, language: str = "en", threshold: float | None = None, *, stage: str = "hybrid",
              rerank: bool | None = None, levels: str = "assignable", assertions: bool = True,
-             k: int = CANDIDATES_PER_MENTION) -> NoteResult:
+             k: int = CANDIDATES_PER_MENTION, scoring: str = "index") -> NoteResult:
         """A note in, its ranked code set out. ``assertions=False`` reads every mention as present
-        (the ablation)."""
+        (the ablation); ``scoring="rule"`` scores codes by the hand rule even where the index holds
+        a learned scorer."""
         if language not in assertion.LANGUAGES:
             raise QueryError(f"unknown language {language!r} (choose from {', '.join(assertion.LANGUAGES)})")
+        if scoring not in SCORINGS:
+            raise QueryError(f"unknown scoring {scoring!r} (choose from {', '.join(SCORINGS)})")
         if threshold is None:
-            threshold, source = self.threshold
+            threshold, source = self.threshold_for(scoring)
         else:
             source = "given"
         found = self.find(text, language, assertions)
@@ -148,7 +173,7 @@ class NoteCoder:
                            if unique else []))
         hits = [Hit(m, c, n, results[q].candidates[0].score) for m, q in zip(found, queries)
                 for n, c in enumerate(results[q].candidates, 1)]
-        codes = rank_codes(hits, float(threshold), self._ancestors)
+        codes = rank_codes(hits, float(threshold), self._ancestors, self.scorer if scoring == "index" else None)
         notes = {r.rerank for r in results.values()}
         return NoteResult(codes, float(threshold), source, language, len(found),
                           notes.pop() if len(notes) == 1 else "applied to some mentions" if notes else "no mentions")

@@ -1,7 +1,12 @@
-"""A note's ranked code set from its mentions' candidates."""
+"""A note's ranked code set from its mentions' candidates: each code's score from its mentions,
+by a hand-set rule or by a small logistic model over the same evidence (``Scorer``), trained on
+notes with gold codes by ``medcode tune notes --train`` and kept in the manifest as plain JSON."""
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import NamedTuple, Sequence
+
+from .mentions import key
 
 # Negated and hypothetical findings do not code: their codes are never selected. They stay in the
 # ranking at half their score, below what the note says is there, for a coder to review (CodiEsp's
@@ -27,9 +32,45 @@ class NoteCode(NamedTuple):
     is_leaf: bool
     evidence: str  # the catalogue string of the best mention's match
     mentions: list  # dicts: start, end, text, assertion, section, source, score, rank, scores
+    features: tuple = ()  # FEATURES, what a Scorer reads (not in the JSON)
 
     def as_dict(self) -> dict:
-        return self._asdict()
+        d = self._asdict()
+        del d["features"]
+        return d
+
+
+# What a learned scorer reads of a code's mentions; all of it is what the hand rule reads too, or
+# plain facts of the match (nothing about the note's source or a code's frequency in any corpus)
+FEATURES = ("score", "inverse_rank", "margin", "firsts", "listed", "uncoded", "not_coded_share", "vocabulary",
+            "words", "word_for_word", "title", "synonym", "index_term", "leaf", "depth", "tfidf", "family",
+            "historical", "possible")
+
+
+class Scorer(NamedTuple):
+    """A logistic model over ``FEATURES``: a code's score is the probability it is in the note's
+    code set. Features are standardised with the training notes' mean and spread."""
+    weights: tuple
+    bias: float
+    mean: tuple
+    scale: tuple
+
+    def __call__(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def as_settings(self) -> dict:
+        return {"features": list(FEATURES), "weights": [round(w, 6) for w in self.weights],
+                "bias": round(self.bias, 6), "mean": [round(m, 6) for m in self.mean],
+                "scale": [round(s, 6) for s in self.scale]}
+
+    @classmethod
+    def from_settings(cls, d: dict) -> "Scorer":
+        """The scorer a manifest holds; one trained on other features is refused (retrain it)."""
+        if list(d.get("features", ())) != list(FEATURES):
+            raise ValueError("the index's note scorer was trained on other features: run medcode tune notes --train again")
+        return cls(tuple(map(float, d["weights"])), float(d["bias"]), tuple(map(float, d["mean"])),
+                   tuple(float(s) or 1.0 for s in d["scale"]))
 
 
 class Hit(NamedTuple):
@@ -40,28 +81,35 @@ class Hit(NamedTuple):
     top: float  # the score of the mention's first candidate
 
 
-def rank_codes(hits: list[Hit], threshold: float, ancestors) -> list[NoteCode]:
+def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | None = None) -> list[NoteCode]:
     """Codes in score order. A code's score is its best mention's candidate score, less
     ``RANK_PENALTY`` per rank below that mention's first, plus ``REPEAT_BONUS`` for each further
     mention it came first for; only mentions that code (not negated, not hypothetical) count if it
     has any, else the others at ``RANK_WEIGHT``. It is selected if a mention codes it and its score
     reaches ``threshold``. A code whose
     ancestor also came up is merged with it, into whichever of the two scored higher.
-    ``ancestors(code, system, version)`` gives a code's ancestor codes."""
+    ``ancestors(code, system, version)`` gives a code's ancestor codes. With a ``scorer``, a code's
+    score is what it makes of the code's features instead (the merging and selecting as above)."""
     by_code: dict[tuple, dict] = {}
     for h in hits:
         c = h.candidate
         k = (c.system, c.version, c.code)
         said = h.mention["assertion"]
-        slot = by_code.setdefault(k, {"best": -1.0, "coded": -1.0, "firsts": set(), "cand": c, "mentions": {}})
+        slot = by_code.setdefault(k, {"best": -1.0, "coded": -1.0, "firsts": set(), "cand": c, "mentions": {},
+                                      "hit": None, "listed": set(), "uncoded": set(), "said": set()})
         score = (c.score - RANK_PENALTY * (h.rank - 1)) * RANK_WEIGHT.get(said, 1.0)
         if score > slot["best"]:
             slot["best"], slot["cand"] = score, c
         span = (h.mention["start"], h.mention["end"])
+        slot["said"].add(said)
         if said not in NOT_CODED:
-            slot["coded"] = max(slot["coded"], score)
+            if score > slot["coded"]:
+                slot["coded"], slot["hit"] = score, h
+            slot["listed"].add(span)
             if h.rank == 1:
                 slot["firsts"].add(span)
+        else:
+            slot["uncoded"].add(span)
         seen = slot["mentions"].get(span)
         if seen is None or c.score > seen["score"]:
             slot["mentions"][span] = {**h.mention, "score": round(float(c.score), 4), "rank": h.rank,
@@ -77,7 +125,10 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors) -> list[NoteCode]:
                 low, high = (k, ak) if by_code[k]["best"] <= by_code[ak]["best"] else (ak, k)
                 lo, hi = by_code[low], by_code[high]
                 hi["mentions"].update({s: m for s, m in lo["mentions"].items() if s not in hi["mentions"]})
-                hi["coded"], hi["firsts"] = max(hi["coded"], lo["coded"]), hi["firsts"] | lo["firsts"]
+                if lo["coded"] > hi["coded"]:
+                    hi["coded"], hi["hit"] = lo["coded"], lo["hit"]
+                for part in ("firsts", "listed", "uncoded", "said"):
+                    hi[part] = hi[part] | lo[part]
                 del by_code[low]
                 if low == k:
                     break
@@ -87,12 +138,45 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors) -> list[NoteCode]:
         # the mentions the code stands for; a code that came first for none shows its best one
         mentions = [m for m in every if m["_shown"]] or [max(every, key=lambda m: m["score"])]
         mentions = [{k: v for k, v in m.items() if k != "_shown"} for m in mentions]
-        bonus = REPEAT_BONUS * min(max(len(slot["firsts"]) - 1, 0), MAX_REPEATS)
-        # from the mentions that code it, if any; else (negated, hypothetical) from the others
-        score = slot["coded"] + bonus if slot["coded"] >= 0 else max(slot["best"], 0.0)
+        facts = features(slot, code)
+        if scorer is not None:
+            score = scorer(facts)
+        else:
+            bonus = REPEAT_BONUS * min(max(len(slot["firsts"]) - 1, 0), MAX_REPEATS)
+            # from the mentions that code it, if any; else (negated, hypothetical) from the others
+            score = slot["coded"] + bonus if slot["coded"] >= 0 else max(slot["best"], 0.0)
         selected = slot["coded"] >= 0 and score >= threshold
         c = slot["cand"]
         out.append(NoteCode(code, c.title, round(float(score), 4), bool(selected), system, version, c.is_leaf,
-                            c.evidence, mentions))
+                            c.evidence, mentions, facts))
     out.sort(key=lambda n: (-n.score, n.code))
     return out
+
+
+def features(slot: dict, code: str) -> tuple:
+    """``FEATURES`` of one code: read from its best mention that codes it (else its best one)."""
+    h = slot["hit"]
+    coded = h is not None
+    c = h.candidate if coded else slot["cand"]
+    mention = h.mention if coded else {}
+    words = len(key(mention.get("text", "")).split())
+    every = len(slot["listed"] | slot["uncoded"]) or 1
+    return (float(c.score) if coded else 0.0,
+            1.0 / h.rank if coded else 0.0,
+            float(h.top - c.score) if coded else 0.0,
+            math.log1p(len(slot["firsts"])),
+            math.log1p(len(slot["listed"])),
+            0.0 if coded else 1.0,
+            len(slot["uncoded"]) / every,
+            float(mention.get("source") == "vocabulary"),
+            math.log1p(words),
+            float(coded and words > 0 and key(mention["text"]) == key(c.evidence)),
+            float(c.evidence_kind == "title"),
+            float(c.evidence_kind == "synonym"),
+            float(c.evidence_kind in ("index", "external", "neoplasm", "drug")),
+            float(slot["cand"].is_leaf),
+            len(code.replace(".", "")) / 7.0,
+            float((c.scores or {}).get("tfidf") or 0.0),
+            float("family" in slot["said"]),
+            float("historical" in slot["said"]),
+            float("possible" in slot["said"]))

@@ -299,8 +299,15 @@ def _local(todo, source, out, index, kind, k, rerank, language) -> Iterator[dict
 class _RayActor:
     """A Ray Data actor: one ``Worker`` for its life; each call answers the blocks it is given."""
 
-    def __init__(self, source: str, out: str, index: str | None, kind: str, k: int, rerank, language: str):
+    def __init__(self, source: str, out: str, index: str | None, kind: str, k: int, rerank, language: str,
+                 cpus: int = 1):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        # the actor's share of the cores, for ONNX Runtime and FAISS alike (Ray sets OMP_NUM_THREADS
+        # from num_cpus; ONNX Runtime would otherwise take every core of the node)
+        os.environ["MEDCODE_THREADS"] = str(cpus)
+        import faiss
+
+        faiss.omp_set_num_threads(cpus)
         self.source, self.out = Path(source), Path(out)
         self.worker = Worker(index, kind, k, rerank, language)
 
@@ -330,10 +337,12 @@ def _ray(todo, source, out, index, kind, k, rerank, language, workers, address) 
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # medcode's own bar counts rows as blocks finish
         plan = ray.data.from_items([{"plan": json.dumps(b)} for b in todo], override_num_blocks=len(todo))
+        # each actor gets an equal share of the cluster's cores (one actor on two cores uses both)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
         answered = plan.map_batches(
-            _RayActor, batch_size=1, concurrency=workers, num_cpus=1,
+            _RayActor, batch_size=1, concurrency=workers, num_cpus=cpus,
             fn_constructor_kwargs={"source": str(source.resolve()), "out": str(out.resolve()), "index": index,
-                                   "kind": kind, "k": k, "rerank": rerank, "language": language})
+                                   "kind": kind, "k": k, "rerank": rerank, "language": language, "cpus": cpus})
         for row in answered.iter_rows():
             yield {"block": int(row["block"]), "rows": int(row["rows"]), "errors": int(row["errors"])}
     finally:

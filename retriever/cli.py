@@ -102,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
                    help="language of the notes (with --documents; default en)")
     e.add_argument("--no-assertions", action="store_true",
                    help="with --documents: read every mention as present (the ablation of negation etc.)")
+    e.add_argument("--scoring", choices=("index", "rule"), default="index",
+                   help="with --documents: the index's learned note scorer if it has one (default), or the hand rule")
     e.add_argument("--absent", choices=("miss", "ancestor"), default="miss",
                    help="gold codes the index lacks: count as misses (default), or score them against "
                         "their nearest listed ancestor (for catalogue extracts with gaps); either way the "
@@ -190,11 +192,14 @@ def parser() -> argparse.ArgumentParser:
                     help="dev gold set (repeatable; never a test set)")
     tf.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
     tf.add_argument("--quiet", action="store_true", help="no progress bar")
-    tn = tusub.add_parser("notes", help="the score a note's code needs to be selected (medcode code), "
-                                         "chosen on dev notes for the best micro-F1")
+    tn = tusub.add_parser("notes", help="how a note's codes are scored (--train: a learned scorer) and the score "
+                                         "they need to be selected (medcode code), chosen on dev notes")
     _index_arg(tn)
     tn.add_argument("--dev", metavar="NOTES.jsonl", action="append", default=[], required=True,
                     help='dev notes, {"text": ..., "codes": [...]} a line (repeatable; never a test set)')
+    tn.add_argument("--train", metavar="NOTES.jsonl", action="append", default=[],
+                    help="fit a note scorer on these notes' gold codes first (repeatable; a train split)")
+    tn.add_argument("--rule", action="store_true", help="drop a learned scorer: score by the hand rule")
     tn.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="the notes' language")
     tn.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
     tn.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -379,7 +384,7 @@ def _cmd_eval(a) -> int:
         rows, mapped = to_nearest_listed(retriever, rows)
     if a.documents:
         report = evaluate_documents(retriever, rows, stages, a.k, dev=dev, progress=not a.quiet, levels=a.levels,
-                                    language=a.language, assertions=not a.no_assertions)
+                                    language=a.language, assertions=not a.no_assertions, scoring=a.scoring)
     else:
         report = evaluate_phrases(retriever, rows, stages, a.k, progress=not a.quiet, errors=errors,
                                   levels=a.levels)
@@ -495,11 +500,22 @@ def _cmd_tune(a) -> int:
 def _tune_notes(a) -> int:
     from index_build.tune_notes import tune
 
-    r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run)
-    c = r["chosen"]
+    for path in a.train:
+        if not Path(path).is_file():
+            raise MedcodeError(f"no gold file at {path}")
+    r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run, train=a.train, rule=a.rule)
+    c, rule = r["chosen"], r["rule"]
     print(f"before: threshold {r['before']['threshold']:g} ({r['before']['from']})")
-    print(f"chosen: threshold {c['threshold']:g} on {c['notes']} dev notes: micro-F1 {c['dev_micro_f1']:.3f} "
-          f"(precision {c['dev_precision']:.3f}, recall {c['dev_recall']:.3f}), MAP {c['dev_map']:.3f}")
+    print(f"hand rule on {c['notes']} dev notes: MAP {rule['map']:.3f}, micro-F1 {rule['micro_f1']:.3f} "
+          f"at threshold {rule['threshold']:g}")
+    scoring = "learned scorer" if "scorer" in c else "hand rule"
+    print(f"chosen ({scoring}): threshold {c['threshold']:g} on {c['notes']} dev notes: micro-F1 "
+          f"{c['dev_micro_f1']:.3f} (precision {c['dev_precision']:.3f}, recall {c['dev_recall']:.3f}), "
+          f"MAP {c['dev_map']:.3f}")
+    if (c.get("scorer") or {}).get("trained"):
+        t = c["scorer"]["trained"]
+        print(f"scorer fitted on {t['notes']} notes ({t['candidates']} candidate codes, {t['positives']} gold), "
+              f"L2 {t['l2']:g} (dev MAP by L2: {t['dev_map_by_l2']})")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
 

@@ -81,20 +81,22 @@ class SeeReferences:
         said = set(_words(text))
         if not said:
             return None
-        best, best_used = None, set()
-        for word in said:
-            for r in self.by_word.get(word, ()):
-                slots, term, target = self.rules[r]
-                used: set[str] = set()
-                for slot in slots:
-                    match = next((alt for alt in slot if said.issuperset(alt)), None)
-                    if match is None:
-                        break
-                    used.update(match)
-                else:
-                    if len(used) > len(best_used) or len(used) == len(best_used) and best is not None \
-                            and len(target) < len(self.rules[best][2]):
-                        best, best_used = r, used
+        best, best_used, best_key = None, set(), None
+        # every rule is weighed whatever order the words come in; ties go to the shorter target,
+        # then the earlier rule, so the same phrase is always rewritten the same way (a set's
+        # order changes with the process's hash seed)
+        for r in sorted({r for word in said for r in self.by_word.get(word, ())}):
+            slots, term, target = self.rules[r]
+            used: set[str] = set()
+            for slot in slots:
+                match = next((alt for alt in slot if said.issuperset(alt)), None)
+                if match is None:
+                    break
+                used.update(match)
+            else:
+                rank = (-len(used), len(target), r)
+                if best_key is None or rank < best_key:
+                    best, best_used, best_key = r, used, rank
         if best is None:
             return None
         _, term, target = self.rules[best]

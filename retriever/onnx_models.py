@@ -38,7 +38,8 @@ def _session(path: Path, threads: int | None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+    # MEDCODE_THREADS: a process that shares the machine (a batch actor) uses its share of the cores
+    options.intra_op_num_threads = threads or int(os.environ.get("MEDCODE_THREADS") or 0) or min(os.cpu_count() or 1, 8)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # ORT warns about unused initializers it folded away
     # idle threads sleep instead of spinning: a search runs the encoder, then numpy and FAISS,

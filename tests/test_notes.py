@@ -218,3 +218,77 @@ def test_tune_notes_writes_the_threshold(capsys, tmp_path, example_index):
     assert source == "index" and f"threshold {threshold:g}" in out
     result = NoteCoder(Retriever.load(index)).code("Broken hip after a fall. No pneumonia.")
     assert result.threshold_from == "index" and [c.code for c in result.codes if c.selected] == ["FX.HIP"]
+
+
+def test_a_fitted_scorer_learns_the_evidence_that_predicts_gold():
+    import numpy as np
+
+    from index_build.tune_notes import fit
+    from notes.aggregate import FEATURES, Scorer
+
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, len(FEATURES)))
+    firsts = FEATURES.index("firsts")
+    y = (x[:, firsts] + 0.1 * rng.standard_normal(2000) > 0.5).astype(float)  # only "firsts" tells
+    scorer = fit(x, y, l2=1.0)
+    weights = np.abs(scorer.weights)
+    assert weights.argmax() == firsts and weights[firsts] > 5 * np.delete(weights, firsts).max()
+    accuracy = np.mean([(scorer(row) > 0.5) == bool(label) for row, label in zip(x, y)])
+    assert accuracy > 0.9
+    again = Scorer.from_settings(json.loads(json.dumps(scorer.as_settings())))
+    assert again(x[0]) == pytest.approx(scorer(x[0]), abs=1e-4)
+    with pytest.raises(ValueError, match="other features"):
+        Scorer.from_settings({**scorer.as_settings(), "features": ["score"]})
+
+
+def test_a_scorer_reorders_codes_by_its_features():
+    from notes.aggregate import FEATURES, Scorer
+
+    def cand(code, score):
+        return Candidate("S", "1", code, code, score, code, True, {})
+
+    def mention(start):
+        return {"start": start, "end": start + 4, "text": "x", "assertion": "present", "section": None,
+                "source": "clause"}
+
+    # A: one strong mention; B: three weaker mentions it comes first for
+    hits = [Hit(mention(0), cand("A", 0.9), 1, 0.9)] + [Hit(mention(s), cand("B", 0.6), 1, 0.6) for s in (5, 10, 15)]
+    assert [c.code for c in rank_codes(hits, 0.0, lambda *a: [])] == ["A", "B"]
+    n = len(FEATURES)
+    by_firsts = Scorer(tuple(5.0 if f == "firsts" else 0.0 for f in FEATURES), 0.0, (0.0,) * n, (1.0,) * n)
+    codes = rank_codes(hits, 0.5, lambda *a: [], by_firsts)
+    assert [c.code for c in codes] == ["B", "A"] and all(0 < c.score < 1 for c in codes)
+    assert codes[0].features[FEATURES.index("firsts")] > codes[1].features[FEATURES.index("firsts")]
+    assert "features" not in codes[0].as_dict()
+
+
+def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_index):
+    import shutil
+
+    from retriever import Retriever
+
+    index = tmp_path / "index"
+    shutil.copytree(example_index, index)
+    notes = [{"text": "Broken hip after a fall. No pneumonia.", "codes": ["FX.HIP"]},
+             {"text": "Anterior STEMI; known asthma.", "codes": ["CARD.MI.ANT", "RESP.ASTH"]},
+             {"text": "Asthma attack. Hip fracture last year.", "codes": ["RESP.ASTH", "FX.HIP"]}]
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in notes))
+    (tmp_path / "dev.jsonl").write_text("\n".join(json.dumps(r) for r in notes[:2]))
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"),
+                 "--train", str(tmp_path / "train.jsonl"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "learned scorer" in out and "hand rule on 2 dev notes" in out
+    coder = NoteCoder(Retriever.load(index))
+    held = coder.retriever.manifest["notes"]
+    assert coder.scorer is not None and held["scorer"]["trained"]["notes"] == 3 and "rule_threshold" in held
+    learned = coder.code("Broken hip after a fall. No pneumonia.")
+    rule = coder.code("Broken hip after a fall. No pneumonia.", scoring="rule")
+    assert learned.threshold == held["threshold"] and rule.threshold == held["rule_threshold"]
+    assert all(0 < c.score < 1 for c in learned.codes)
+    assert {c.code for c in learned.codes} == {c.code for c in rule.codes}
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"), "--rule",
+                 "--quiet"]) == 0
+    assert NoteCoder(Retriever.load(index)).scorer is None
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"), "--rule",
+                 "--train", str(tmp_path / "train.jsonl"), "--quiet"]) == 2
+    assert "give one of them" in capsys.readouterr().err
