@@ -26,7 +26,7 @@ from retriever.tokenize import LANGUAGES
 from .catalogs import is_index, load_all, load_terms
 from .embed_cache import EmbeddingCache
 from .embed_cache import default_dir as embed_cache_dir
-from .export import FUSION_FILE, RERANKER_FILE, card
+from .export import FUSION_FILE, NOTES_CARD, RERANKER_FILE, card
 from .onnx_export import SHIPPED_ONNX, export_cross_encoder, export_encoder
 from .strings import index_strings
 
@@ -122,7 +122,8 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
     (default: the folder's ``medcode_reranker.json`` verdict, else on, ``DEFAULT_RERANK_TOP``). With no ``model``,
     ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
-    or ``DEFAULT_FUSION``; with no ``notes`` (the note-coding threshold), that card's, if any."""
+    or ``DEFAULT_FUSION``; with no ``notes`` (note scorer and threshold), the encoder folder's
+    ``medcode_notes.json``, if any."""
     started = time.time()
     if model is None:
         model, shipped_reranker = default_models(catalogs)
@@ -145,8 +146,9 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     encoder_card = card(resolve(model), FUSION_FILE) or {}
     if fusion is None:
         fusion = encoder_card.get("fusion")
-    # a note-coding threshold chosen for this encoder and fusion (``medcode tune notes``)
-    notes = encoder_card.get("notes") if notes is None else notes
+    # the note scorer and threshold chosen for this encoder and fusion (``medcode tune notes``)
+    if notes is None:
+        notes = card(resolve(model), NOTES_CARD) or {}
     if reranker and reranker_settings is None:
         reranker_settings = card(resolve(reranker), RERANKER_FILE)
 

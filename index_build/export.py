@@ -2,7 +2,8 @@
 
 What medcode ships in ``retriever/models`` was made this way. The folder keeps what the index
 learned about the model, so that a new build with it starts where the judged index stood: an
-encoder carries the fusion weights chosen for it (``medcode_fusion.json``), a reranker its
+encoder carries the fusion weights chosen for it (``medcode_fusion.json``) and the note scorer
+and threshold (``medcode_notes.json``), a reranker its
 verdict, weight and candidate count (``medcode_reranker.json``). Weights are stored as fp16
 (half the bytes; cosine of every embedding to the fp32 one >= 0.99999 on the leave-out dev
 phrases) and load back as fp32.
@@ -15,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from retriever import index_files as files
-from retriever.encoder import resolve
+from retriever.encoder import NOTES_CARD, resolve
 
 from .onnx_export import SHIPPED_ONNX, ship
 
@@ -73,6 +74,8 @@ def export(part: str, index: str | Path | None, out: str | Path, fp32: bool = Fa
         # the folder carries its own ONNX export, so builds with it need no torch to embed
         ship(tmp, part, card[1].get("max_length"), half=not fp32)
         (tmp / card[0]).write_text(json.dumps(card[1], indent=2, ensure_ascii=False) + "\n")
+        if part == "encoder" and manifest.get("notes"):
+            (tmp / NOTES_CARD).write_text(json.dumps(manifest["notes"], indent=2, ensure_ascii=False) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

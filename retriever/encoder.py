@@ -47,6 +47,11 @@ def prefixes(name: str) -> tuple[str, str]:
     return ("", "")
 
 
+# settings chosen for a model after its weights were fixed (the note scorer and threshold): not
+# part of its identity, so a new card leaves its ONNX export and cached embeddings valid
+NOTES_CARD = "medcode_notes.json"
+
+
 def fingerprint(resolved: str) -> str:
     """Identity of a model's files: a fine-tuned model has the same configs and sizes as its
     base, so the weights themselves are hashed (about 0.3 s for MiniLM). The folder's own ONNX
@@ -57,7 +62,8 @@ def fingerprint(resolved: str) -> str:
     h = hashlib.sha256()
     for f in sorted(path.rglob("*")):
         parts = f.relative_to(path).parts
-        if f.is_file() and f.suffix != ".md" and parts[0] != "onnx" and not any(p.startswith(".") for p in parts):
+        if (f.is_file() and f.suffix != ".md" and parts[0] != "onnx" and f.name != NOTES_CARD
+                and not any(p.startswith(".") for p in parts)):
             h.update(str(f.relative_to(path)).encode())
             with open(f, "rb") as stream:
                 for block in iter(lambda: stream.read(1 << 20), b""):

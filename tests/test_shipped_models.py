@@ -114,3 +114,21 @@ def test_export_cli_and_its_errors(judged_index, example_index, tmp_path, capsys
     assert main(["build", "--catalog", str(EXAMPLE), "--index", str(tmp_path / "i"), "--reranker", "x",
                  "--no-reranker"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_the_shipped_note_scorer_loads_and_its_card_leaves_the_model_identity_alone(tmp_path):
+    from notes.aggregate import FEATURES, Scorer
+    from retriever.encoder import NOTES_CARD
+
+    held = json.loads((SHIPPED_DIR / resolve(SHIPPED_ENCODER) / NOTES_CARD).read_text())
+    scorer = Scorer.from_settings(held["scorer"])
+    assert len(scorer.weights) == len(FEATURES) and 0.0 < held["threshold"] < 1.0
+    # a model folder's identity is its weights and configs: a notes card does not change it
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    before = fingerprint(str(model))
+    (model / NOTES_CARD).write_text(json.dumps(held))
+    assert fingerprint(str(model)) == before
+    (model / "medcode_fusion.json").write_text("{}")
+    assert fingerprint(str(model)) != before
