@@ -53,8 +53,9 @@ def code_notes(coder, rows: list[dict], language: str, progress: bool, desc: str
 
 
 def _scores(codes: list[list], scorer) -> list[list[tuple[str, float, bool]]]:
-    """(code, score, selectable) of each note's codes, by ``scorer`` (None: the rule's own)."""
-    return [[(c.code, scorer(c.features) if scorer else c.score, c.features[5] == 0.0) for c in note]
+    """(code, score, selectable) of each note's codes, by ``scorer`` (None: the rule's own); coded
+    at threshold -inf, a code is selected exactly when a mention codes it (not negated, not hypothetical)."""
+    return [[(c.code, scorer(c.features) if scorer else c.score, c.selected) for c in note]
             for note in codes]
 
 

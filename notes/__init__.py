@@ -23,7 +23,8 @@ MAX_NOTE_CHARS = 100_000
 DEFAULT_THRESHOLD = 0.9
 # ... and by a learned scorer (its scores are probabilities) that no dev split chose one for
 DEFAULT_SCORER_THRESHOLD = 0.5
-SCORINGS = ("index", "rule")  # the index's learned scorer if it has one, else the hand rule; the hand rule
+# "index": the index's learned scorer if it has one, else the hand rule; "rule": the hand rule
+SCORINGS = ("index", "rule")
 CANDIDATES_PER_MENTION = 5
 # how a family member's finding is looked up: the catalogue's family-history codes (ICD-10-CM
 # Z80-Z84, "Family history of diabetes mellitus") rather than the disease
