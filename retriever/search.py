@@ -24,6 +24,7 @@ from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
+PIPELINE_CHUNK = 32  # phrases embedded at a time in a batch, the next while this one is searched (_pools)
 EXACT_BELOW = 20_000  # filtered searches over fewer strings than this scan them exactly
 STAGES = ("bm25", "tfidf", "dense", "hybrid")
 # fp32 at 48 tokens: 10 candidates keep a search near 57 ms p50 on 2 cores, 20 cost 110 ms (README)
@@ -466,17 +467,34 @@ class Retriever:
         # a phrase that names a see-referenced index term is searched again with the target in its
         # place; each code keeps the better row (index_lookup.py)
         rewrites = [self.see_references.rewrite(t) for t in texts] if stage == "hybrid" else [None] * len(texts)
-        extra = [r.text for r in rewrites if r is not None]
-        vecs = self.encoder.queries(texts + extra, batch_size) if stage in ("dense", "hybrid") else None
-        dense_hits = self._dense_hits(vecs, int(fusion.get("depth", 100)), allowed_ids) if vecs is not None else None
-        pools, n = [], len(texts)
-        for qi, text in enumerate(texts):
-            rows = self._rows(originals[qi], text, qi, vecs, dense_hits, stage, fusion, limit, mask, levels)
-            if rewrites[qi] is not None:
-                rows = _better(rows, self._rows(originals[qi], rewrites[qi].text, n, vecs, dense_hits, stage, fusion,
-                                                limit, mask, levels), limit)
-                n += 1
-            pools.append(rows)
+        dense = stage in ("dense", "hybrid")
+        depth = int(fusion.get("depth", 100))
+
+        def embedded(a: int, z: int):
+            """Vectors and dense hits of phrases a..z-1, then of their rewrites."""
+            if not dense:
+                return None, None
+            vecs = self.encoder.queries(texts[a:z] + [r.text for r in rewrites[a:z] if r is not None], batch_size)
+            return vecs, self._dense_hits(vecs, depth, allowed_ids)
+
+        pools = []
+        # the next chunk is embedded (ONNX Runtime and FAISS leave Python's lock) while this
+        # chunk's lexical scores and rows are made: the two halves of a search on two cores
+        chunks = [(a, min(a + PIPELINE_CHUNK, len(texts))) for a in range(0, len(texts), PIPELINE_CHUNK)]
+        current = embedded(*chunks[0]) if chunks else None
+        for i, (a, z) in enumerate(chunks):
+            ahead = _Reading(partial(embedded, *chunks[i + 1])) if i + 1 < len(chunks) else None
+            vecs, dense_hits = current
+            n = z - a
+            for qi in range(n):
+                t = a + qi
+                rows = self._rows(originals[t], texts[t], qi, vecs, dense_hits, stage, fusion, limit, mask, levels)
+                if rewrites[t] is not None:
+                    rows = _better(rows, self._rows(originals[t], rewrites[t].text, n, vecs, dense_hits, stage, fusion,
+                                                    limit, mask, levels), limit)
+                    n += 1
+                pools.append(rows)
+            current = ahead.result() if ahead is not None else None
         return pools
 
     def _rows(self, original: str, text: str, qi: int, vecs, dense_hits, stage: str, fusion: dict, limit: int,

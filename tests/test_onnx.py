@@ -40,6 +40,19 @@ def test_exported_encoder_gives_the_torch_vectors(exported_encoder):
     assert np.min(np.sum(alone * b, axis=1)) >= 0.9999
 
 
+def test_batches_bound_the_padding():
+    from retriever.onnx_models import PAD_SLACK, SMALL_BATCH, _batches
+
+    lengths = np.array(sorted([3, 3, 4, 5, 6, 10, 12, 20, 21, 40, 80] + [9] * 70))
+    slices = _batches(lengths, 64)
+    assert np.concatenate([np.arange(len(lengths))[s] for s in slices]).tolist() == list(range(len(lengths)))
+    for s in slices:
+        part = lengths[s]
+        assert len(part) <= 64
+        assert part.max() <= PAD_SLACK * part.min() or len(part) * part.max() <= SMALL_BATCH
+    assert len(_batches(np.full(200, 10), 64)) == 4  # like lengths: full batches
+
+
 def test_exported_encoder_ranks_as_torch_does(exported_encoder):
     torch_encoder, folder = exported_encoder
     onnx = OnnxEncoder(folder)

@@ -79,6 +79,20 @@ def test_batch_equals_one_by_one(retriever):
         assert [c.code for c in result.candidates] == [c.code for c in single.candidates]
 
 
+def test_a_batch_searched_in_chunks_equals_one_by_one(retriever, monkeypatch):
+    # the next chunk is embedded in a thread while this one is searched: nothing may shift between chunks
+    import retriever.search as search_module
+
+    monkeypatch.setattr(search_module, "PIPELINE_CHUNK", 2)
+    phrases = ["broken wrist", "wheezing attacks", "lung infection", "heart attack", "asthma", "sugar diabetes",
+               "fracture of the radius"]
+    batch = retriever.search_batch(phrases, k=3)
+    assert [r.query for r in batch] == phrases
+    for phrase, result in zip(phrases, batch):
+        assert [(c.code, round(c.score, 6)) for c in result.candidates] == \
+            [(c.code, round(c.score, 6)) for c in retriever.search(phrase, k=3).candidates]
+
+
 def test_rerank_is_skipped_and_says_so_without_a_reranker(retriever):
     assert retriever.search("asthma").rerank.startswith("skipped: this index has no reranker")
 
