@@ -180,7 +180,7 @@ class NoteCoder:
                           notes.pop() if len(notes) == 1 else "applied to some mentions" if notes else "no mentions")
 
     def _ancestors(self, code: str, system: str, version: str) -> list[str]:
-        return [e["code"] for e in self.retriever.path(code, system, version)[:-1]]
+        return self.retriever.ancestors(code, system, version)
 
 
 def _past_triggers(doc, start: int, end: int, triggers: dict[str, list[tuple[str, ...]]]) -> int:

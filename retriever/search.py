@@ -286,6 +286,18 @@ class Retriever:
             i = self.parent_index[i]
         return chain[::-1]
 
+    def ancestors(self, code: str, system: str | None = None, version: str | None = None) -> list[str]:
+        """The codes above ``code``, from the top of its hierarchy down (what ``path`` gives, less the
+        code itself, read from the compact columns: no whole records parsed)."""
+        i = self.entry_index(code, system, version)
+        chain = []
+        if i >= 0:
+            i = self.parent_index[i]
+        while i >= 0 and len(chain) < 64:
+            chain.append(self.entries.code[i])
+            i = self.parent_index[i]
+        return chain[::-1]
+
     @cached_property
     def _children(self) -> tuple[np.ndarray, np.ndarray]:
         """Each entry's children, as (order, starts): children of e are order[starts[e]:starts[e + 1]]."""

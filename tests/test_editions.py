@@ -31,3 +31,4 @@ def test_lookups_take_the_newest_edition_unless_pinned(both):
     assert [(p["code"], p["version"]) for p in both.path("CARD.MI.INF", version="2026")] == [
         ("CARD", "2026"), ("CARD.MI", "2026"), ("CARD.MI.INF", "2026")]
     assert {p["version"] for p in both.path("CARD.AT")} == {"2027"}
+    assert both.ancestors("CARD.MI.INF", version="2026") == ["CARD", "CARD.MI"]

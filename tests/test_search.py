@@ -181,6 +181,8 @@ def test_bad_options(retriever):
 def test_lookup_and_path(retriever):
     assert retriever.entry("CARD.MI.ANT")["title"] == "Anterior wall myocardial infarction"
     assert [e["code"] for e in retriever.path("CARD.MI.ANT")] == ["CARD", "CARD.MI", "CARD.MI.ANT"]
+    assert retriever.ancestors("CARD.MI.ANT") == ["CARD", "CARD.MI"]  # the same, from the compact columns
+    assert retriever.ancestors("CARD") == [] and retriever.ancestors("NOPE") == []
     assert retriever.entry("NOPE") is None
 
 
