@@ -91,11 +91,21 @@ class NoteCoder:
 
     def __init__(self, retriever):
         self.retriever = retriever
+        self._vocabularies: dict[str, frozenset[str]] = {}
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
+        """The catalogue's own lookup keys (its strings)."""
         r = self.retriever
         return mentions.vocabulary(r.strings, r.string_kind, _STOPWORDS)
+
+    def vocabulary_for(self, language: str) -> frozenset[str]:
+        """The keys a note in ``language`` is read with: the catalogue's, and the language's shipped
+        mention terms where the catalogue is written in another (Spanish: README "Note coding")."""
+        if language not in self._vocabularies:
+            extra = mentions.terms(language)
+            self._vocabularies[language] = self.vocabulary | extra if extra else self.vocabulary
+        return self._vocabularies[language]
 
     @cached_property
     def scorer(self) -> Scorer | None:
@@ -126,7 +136,7 @@ class NoteCoder:
         text = check_note(text)
         nlp = assertion.pipeline(language)
         doc = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
-        found = mentions.find(doc, text, self.vocabulary)
+        found = mentions.find(doc, text, self.vocabulary_for(language))
         triggers = assertion.leading_triggers(language)
         spans, kept = [], []
         for m in found:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 from typing import NamedTuple, Sequence
 
+TERMS = Path(__file__).resolve().parent / "data"
 MAX_WORDS = 6  # the longest catalogue string a note's n-gram is looked up as
 MAX_CLAUSE_CHARS = 300
 # a line that names its section: "Family history:", "ANTECEDENTES FAMILIARES:"; the section runs
@@ -61,13 +63,24 @@ def vocabulary(strings: Sequence[str], kinds: Sequence[str], stopwords: frozense
             forms = [s]
         else:
             continue
-        for form in forms:
-            k = key(form)
-            n = k.count(" ") + 1
-            if not k or n > MAX_WORDS or (n == 1 and (len(k) < 5 or k in stopwords)) or k in stopwords:
-                continue
-            out.add(k)
+        out.update(k for k in map(key, forms) if usable_key(k, stopwords))
     return frozenset(out)
+
+
+def usable_key(k: str, stopwords: frozenset[str]) -> bool:
+    """A key a note's n-gram may match: up to MAX_WORDS words, not a stopword; one word needs five letters."""
+    n = k.count(" ") + 1
+    return bool(k) and n <= MAX_WORDS and k not in stopwords and (n > 1 or len(k) >= 5)
+
+
+def terms(language: str) -> frozenset[str]:
+    """The shipped mention terms of a language the catalogue is not written in (``data/terms-<language>.txt``,
+    made by bench/mention_terms.py; none for most languages)."""
+    path = TERMS / f"terms-{language}.txt"
+    if not path.is_file():
+        return frozenset()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def sections(text: str) -> list[tuple[int, int, str]]:

@@ -292,3 +292,17 @@ def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_i
     assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"), "--rule",
                  "--train", str(tmp_path / "train.jsonl"), "--quiet"]) == 2
     assert "give one of them" in capsys.readouterr().err
+
+
+def test_spanish_mention_terms_mark_findings_the_catalogue_does_not_word(coder):
+    from notes import mentions
+
+    terms = mentions.terms("es")
+    assert "insuficiencia renal cronica" in terms and mentions.terms("de") == frozenset()
+    assert all(mentions.usable_key(t, frozenset()) and t == mentions.key(t) for t in terms)
+    note = "Varón de 70 años con insuficiencia renal crónica y dolor abdominal."
+    found = {(m["text"], m["source"]) for m in coder.find(note, "es")}
+    assert ("insuficiencia renal crónica", "vocabulary") in found and ("dolor abdominal", "vocabulary") in found
+    # an English note is read with the catalogue's keys only
+    assert coder.vocabulary_for("en") is coder.vocabulary
+    assert not any(m["source"] == "vocabulary" for m in coder.find("Insuficiencia renal crónica.", "en"))
