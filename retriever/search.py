@@ -60,14 +60,16 @@ _ENCOUNTER_MEANS = {"first": "initial encounter", "new": "initial encounter", "f
                     "recheck": "subsequent encounter", "late": "sequela"}
 
 
-@lru_cache(maxsize=4096)
+# the two below are asked once per category hit of one search: a small cache holds the phrases
+# being searched now, not a history of them
+@lru_cache(maxsize=256)
 def _values_said(text: str) -> tuple[bool, ...]:
     """Which of the non-default values (``_NOT_DEFAULT``) a phrase says; each hit below it asks."""
     sided = _NOT_A_SIDE.sub(" ", text)
     return tuple(bool(rx.search(sided)) for rx in _NOT_DEFAULT)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _words_said(text: str) -> tuple[frozenset[str], bool]:
     """A phrase's words, its encounter read as the 7th characters' titles word it, and whether it
     says a side apart from the condition (``_SIDE``); each hit below it asks."""
