@@ -71,11 +71,12 @@ def export(part: str, index: str | Path | None, out: str | Path, fp32: bool = Fa
             shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*", SHIPPED_ONNX))
         else:
             half_precision(src, tmp)
-        # the folder carries its own ONNX export, so builds with it need no torch to embed
-        ship(tmp, part, card[1].get("max_length"), half=not fp32)
         (tmp / card[0]).write_text(json.dumps(card[1], indent=2, ensure_ascii=False) + "\n")
         if part == "encoder" and manifest.get("notes"):
             (tmp / NOTES_CARD).write_text(json.dumps(manifest["notes"], indent=2, ensure_ascii=False) + "\n")
+        # the folder carries its own ONNX export, so builds with it need no torch to embed; made
+        # after the cards, since the fusion card is part of the fingerprint the export is stamped with
+        ship(tmp, part, card[1].get("max_length"), half=not fp32, name=out.name)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

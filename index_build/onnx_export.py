@@ -286,9 +286,12 @@ def expand_half(src: Path, dst: Path) -> None:
     onnx.save(model, str(dst))
 
 
-def ship(source: str | Path, kind: str, max_length: int | None = None, half: bool = True) -> dict:
+def ship(source: str | Path, kind: str, max_length: int | None = None, half: bool = True,
+         name: str | None = None) -> dict:
     """Write a model folder's own export into ``<folder>/onnx`` (fp16 storage unless ``half`` is
-    False), for shipping: ``kind`` is "encoder" or "reranker"."""
+    False), for shipping: ``kind`` is "encoder" or "reranker"; ``name``: the folder's name once
+    shipped (default: its name now). Write the folder's cards first: the export is stamped with
+    the fingerprint of the folder as it is."""
     source = Path(source)
     target = source / SHIPPED_ONNX
     if kind == "encoder":
@@ -296,6 +299,6 @@ def ship(source: str | Path, kind: str, max_length: int | None = None, half: boo
     else:
         card = export_cross_encoder(str(source), target, int(max_length or 64), half=half)
         (target / MODEL_INT8).unlink()  # made again by every build from the fp32 graph (seconds)
-    card["name"] = source.name  # not the path it was exported from
+    card["name"] = name or source.name  # not the path it was exported from
     (target / CARD).write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -80,6 +80,11 @@ def test_export_halves_the_weights_and_keeps_what_was_judged(judged_index, tmp_p
     enc = export("encoder", index, tmp_path / "enc")
     rr = export("reranker", index, tmp_path / "rr")
     assert enc["card"]["fusion"] == fusion
+    # each export is stamped with its folder as written, cards included (a stale stamp makes builds
+    # export again) and named after it
+    for part in ("enc", "rr"):
+        card = json.loads((tmp_path / part / "onnx" / "medcode_onnx.json").read_text())
+        assert card["source_fingerprint"] == fingerprint(str(tmp_path / part)) and card["name"] == part
     assert {k: rr["card"][k] for k in settings} == settings
     full = sum(f.stat().st_size for f in (index / "reranker").rglob("*.safetensors"))
     half = sum(f.stat().st_size for f in (tmp_path / "rr").rglob("*.safetensors"))
