@@ -21,11 +21,12 @@ sys.path.insert(0, str(HERE))
 
 import gold  # noqa: E402
 from accuracy import split  # noqa: E402
+from languages import SETS as LANGUAGE_SETS  # noqa: E402
 from evaluation.run import evaluate_phrases  # noqa: E402
 from retriever import Retriever  # noqa: E402
 
 OUT = HERE / "out"
-GM = gold.BENCHDATA / "catalogs" / "icd10gm_2024" / "icd10gm2024syst_kodes.txt"
+GERMAN = LANGUAGE_SETS["german"]  # the ICD-10-GM code list and the Alpha-ID-SE terms, as bench/languages.py reads them
 SETS = ("leave-out", "index holdout", "Excludes", "CodiEsp-X", "Alpha-ID-SE")
 
 
@@ -36,19 +37,17 @@ def indexes(model: str, name: str) -> tuple[Path, Path]:
     if not (cm / "manifest.json").exists():
         build(["icd10cm"], cm, model, holdout=0.3, seed=13)
     if not (gm / "manifest.json").exists():
-        build([f"edv:{GM}"], gm, model, language="de")
+        build([GERMAN["catalog"]], gm, model, language=GERMAN["language"])
     return cm, gm
 
 
 def gold_sets(cm: Path, half: str) -> dict[str, list[dict]]:
     heldout = [json.loads(x) for x in (cm / "heldout.jsonl").read_text(encoding="utf-8").splitlines()]
-    alphaid = gold.alphaid_terms(gold.BENCHDATA / "alphaid_se_2020" /
-                                 "icd10gm2020_alphaid_se_muster_edvtxt_20191004.txt")
     return {"leave-out": split(heldout)[0 if half == "dev" else 1],
             "index holdout": gold.index_holdout(cm, half, 2000),
             "Excludes": gold.excludes_holdout(cm, half),
             "CodiEsp-X": gold.codiesp_phrases(gold.BENCHDATA / "codiesp", half),
-            "Alpha-ID-SE": gold.fixed_split(alphaid, half)}
+            "Alpha-ID-SE": gold.fixed_split(GERMAN["gold"](), half)}
 
 
 def main() -> None:
@@ -62,9 +61,12 @@ def main() -> None:
     cm, gm = indexes(a.model, a.name)
     rows = gold_sets(cm, a.split)
     result = {"name": a.name, "model": a.model, "split": a.split}
+    loaded: dict[Path, Retriever] = {}  # each index once, whatever the number of its sets
     for name in a.sets.split(","):
-        retriever = Retriever.load(gm if name == "Alpha-ID-SE" else cm)
-        hybrid = evaluate_phrases(retriever, rows[name], ["hybrid"], progress=False)["stages"]["hybrid"]
+        path = gm if name == "Alpha-ID-SE" else cm
+        if path not in loaded:
+            loaded[path] = Retriever.load(path)
+        hybrid = evaluate_phrases(loaded[path], rows[name], ["hybrid"], progress=False)["stages"]["hybrid"]
         result[name] = {"n": len(rows[name]), **{k: round(hybrid[k], 4) for k in ("acc@1", "assign@1", "recall@10")}}
         print(f"{a.name:>12} {name:<14} n={len(rows[name]):>5}  acc@1 {hybrid['acc@1']:.3f}  "
               f"assign@1 {hybrid['assign@1']:.3f}  R@10 {hybrid['recall@10']:.3f}", flush=True)
