@@ -237,6 +237,9 @@ def _resume(out: Path, settings: dict, blocks: int) -> dict:
                              "folder, or the same input and settings to resume it")
         # a finished block is one the state lists and whose part is on disk
         state["done"] = {b: n for b, n in state["done"].items() if (out / part_name(int(b))).is_file()}
+        # what a killed run was writing aside (write_part, _write_state) was never renamed into place
+        for stale in out.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         return state
     if out.exists() and any(p.name.startswith("part-") for p in out.iterdir()):
         raise BatchError(f"{out} holds part files of another run: give a new --output folder")
