@@ -7,7 +7,7 @@ the Excludes phrases, CodiEsp-X (Spanish) and Alpha-ID-SE (German) halves. Reads
 ../shared/benchdata; one JSON line a run is appended to bench/out/rule15.jsonl.
 
     .venv/bin/python bench/rule15.py --model all-MiniLM-L6-v2 --name minilm [--split dev|test]
-    .venv/bin/python bench/rule15.py --model medcode-icd10cm-encoder --name shipped
+    .venv/bin/python bench/rule15.py --model medcode-icd10cm-encoder --name shipped [--no-lexicon]
 """
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ GERMAN = LANGUAGE_SETS["german"]  # the ICD-10-GM code list and the Alpha-ID-SE 
 SETS = ("leave-out", "index holdout", "Excludes", "CodiEsp-X", "Alpha-ID-SE")
 
 
-def indexes(model: str, name: str) -> tuple[Path, Path]:
+def indexes(model: str, name: str, lexicons: bool = True) -> tuple[Path, Path]:
     from index_build.build import build
 
     cm, gm = OUT / f"rule15-{name}", OUT / f"rule15-{name}-gm"
     if not (cm / "manifest.json").exists():
-        build(["icd10cm"], cm, model, holdout=0.3, seed=13)
+        build(["icd10cm"], cm, model, holdout=0.3, seed=13, lexicons=lexicons)
     if not (gm / "manifest.json").exists():
         build([GERMAN["catalog"]], gm, model, language=GERMAN["language"])
     return cm, gm
@@ -56,11 +56,12 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="short name for the indexes and the results line")
     ap.add_argument("--split", default="dev", choices=("dev", "test"))
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--no-lexicon", action="store_true", help="build the ICD-10-CM index without the shipped lexicons")
     a = ap.parse_args()
     OUT.mkdir(exist_ok=True)
-    cm, gm = indexes(a.model, a.name)
+    cm, gm = indexes(a.model, a.name, lexicons=not a.no_lexicon)
     rows = gold_sets(cm, a.split)
-    result = {"name": a.name, "model": a.model, "split": a.split}
+    result = {"name": a.name, "model": a.model, "split": a.split, "lexicons": not a.no_lexicon}
     loaded: dict[Path, Retriever] = {}  # each index once, whatever the number of its sets
     for name in a.sets.split(","):
         path = gm if name == "Alpha-ID-SE" else cm

@@ -111,14 +111,15 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
           holdout: float = 0.0, seed: int = 0, fusion: dict | None = None, notes: dict | None = None,
           progress: bool = True,
           query_prefix: str | None = None, passage_prefix: str | None = None,
-          dense_index_kind: str = "hnsw", language: str = "en", index_terms: bool = True,
+          dense_index_kind: str = "hnsw", language: str = "en", index_terms: bool = True, lexicons: bool = True,
           index_holdout: float | None = None, index_wording: str = "printed", dense_vectors: str = "fp16") -> dict:
     """Build an index and return its manifest. ``language`` picks the BM25 tokenizer (stopwords;
     English plurals; German compound splitting). ``holdout`` leaves a seeded share of synonyms out
     of the index and writes them to ``heldout.jsonl`` as evaluation gold; ``index_holdout``
     (default: ``holdout``) does so for whole main terms of the ICD-10-CM index
     (``heldout-index.jsonl``). ``index_terms``: an ICD-10-CM build reads the index files medcode
-    ships (``icd10cm-index:PATH`` catalogues replace them by kind). ``reranker`` (a
+    ships (``icd10cm-index:PATH`` catalogues replace them by kind); ``lexicons``: it reads the coded
+    terms medcode ships (``lexicon:PATH`` files are read either way). ``reranker`` (a
     cross-encoder name or folder; ``False`` for none) is copied in with ``reranker_settings``
     (default: the folder's ``medcode_reranker.json`` verdict, else on, ``DEFAULT_RERANK_TOP``). With no ``model``,
     ``default_models`` picks both; with no ``fusion``, the encoder folder's ``medcode_fusion.json``
@@ -135,7 +136,7 @@ def build(catalogs: Sequence[str] = ("icd10cm",), index: str | Path | None = Non
     loaded = load_all(list(catalogs))
     entries = [e for _, group in loaded for e in group]
     index_holdout = holdout if index_holdout is None else index_holdout
-    term_files = load_terms(list(catalogs), loaded, shipped=index_terms)
+    term_files = load_terms(list(catalogs), loaded, shipped=index_terms, lexicons=lexicons)
     strings, left_out, left_index, skipped = index_strings(
         entries, context=context, holdout=holdout, seed=seed, terms=[t for _, group, _ in term_files for t in group],
         index_holdout=index_holdout, index_wording=index_wording)
@@ -251,7 +252,7 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "catalogues": [{"name": spec, "systems": sorted({f"{e.system} {e.version}" for e in group}),
                         "entries": len(group), "sha256": _catalogue_hash(group)} for spec, group in loaded]
-        + [{"name": spec, "systems": ["ICD-10-CM"], "index_terms": report, "sha256": _catalogue_hash(group)}
+        + [{"name": spec, "systems": sorted({t.system for t in group}) or ["ICD-10-CM"], "index_terms": report, "sha256": _catalogue_hash(group)}
            for spec, group, report in term_files],
         "model": described,
         "counts": {"entries": len(entries), "suggestable": sum(e.suggestable for e in entries),

@@ -16,7 +16,7 @@ _VAGUE = re.compile(r"\b(other|unspecified|NOS|specified|not elsewhere classifie
 
 class IndexString(NamedTuple):
     text: str
-    kind: str  # title, synonym, context, or where an index term is from: index, external, neoplasm, drug
+    kind: str  # title, synonym, context, or where an index term is from: index, external, neoplasm, drug, lexicon
     entry: int  # position of the entry in the index's entry list
     note: str = ""  # an index term's note: "see ...", "more characters needed (L03.01-)"
 
@@ -102,7 +102,8 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
         i = by_entry.get((t.system, t.code))
         if i is None:
             continue
-        if held_out_term(t, index_holdout, seed):
+        # a lexicon's terms are not the Alphabetic Index: the index holdout measures index lookups
+        if t.kind != "lexicon" and held_out_term(t, index_holdout, seed):
             left_index.append({"text": t.plain or t.text, "codes": [t.code], "system": t.system, "main": t.main,
                                "kind": t.kind})
             continue

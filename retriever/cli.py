@@ -53,7 +53,11 @@ def parser() -> argparse.ArgumentParser:
                         "(written to heldout-index.jsonl as gold; default: --holdout)")
     b.add_argument("--no-index-terms", action="store_true",
                    help="leave out the ICD-10-CM Alphabetic Index, External Cause Index and the Neoplasm "
-                        "and Drug Tables that medcode ships (files given as icd10cm-index:PATH still count)")
+                        "and Drug Tables and the lexicons that medcode ships (files given as icd10cm-index:PATH or "
+                        "lexicon:PATH still count)")
+    b.add_argument("--no-lexicon", action="store_true",
+                   help="leave out the coded-term lexicons medcode ships for ICD-10-CM (the Spanish CodiEsp-X "
+                        "train spans); files given as lexicon:PATH still count")
     b.add_argument("--index-wording", choices=("printed", "plain", "natural"), default="printed",
                    help="an index term's string: as printed, with its nonessential modifiers in parentheses "
                         "(default), its path without them, or that path in natural word order")
@@ -264,7 +268,7 @@ def _cmd_build(a) -> int:
               context=a.context, holdout=a.holdout, seed=a.seed, progress=not a.quiet,
               query_prefix=a.query_prefix, passage_prefix=a.passage_prefix,
               dense_index_kind=a.dense_index, dense_vectors=a.dense_vectors,
-              language=a.language, index_terms=not a.no_index_terms, index_holdout=a.index_holdout,
+              language=a.language, index_terms=not a.no_index_terms, lexicons=not a.no_lexicon, index_holdout=a.index_holdout,
               index_wording=a.index_wording)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
@@ -653,6 +657,9 @@ def _index_term_lines(m: dict) -> list[str]:
         if r:
             dropped = (f"; {r['dropped']} dropped: {r['dropped_codes']} codes not in this edition "
                        f"(e.g. {', '.join(r['dropped_examples'][:5])})") if r["dropped"] else ""
+            if r["kind"] == "lexicon":
+                out.append(f"lexicon    {cat['name']}: {r['terms']} coded terms, {r['kept']} kept{dropped}")
+                continue
             out.append(f"index      {cat['name']}: {r['kind']} {r['edition']}, {r['terms']} terms, "
                        f"{r['kept']} kept, {r['unresolved']} references unresolved{dropped}")
     return out

@@ -216,3 +216,78 @@ def test_training_pairs_come_from_index_terms_and_tables_too(index_with_terms):
     assert counts["index"] > 0 and counts["drug"] > 0 and counts["neoplasm"] > 0
     heart = [p for p in pairs if p.anchor == "Attack, attacks, heart"]
     assert heart and heart[0].title == "Acute myocardial infarction, unspecified" and heart[0].kind == "index"
+
+
+# -- lexicons: coded terms (code<TAB>term) -----------------------------------------------------
+
+LEXICON = F / "lexicon-es.tsv"
+
+
+def test_a_lexicon_reads_its_coded_terms_with_their_lines():
+    from index_build import lexicon
+
+    found = lexicon.read(LEXICON)
+    assert [(t.code, t.text) for t in found][:2] == [("E11.9", "diabetes mellitus tipo 2"), ("E11.9", "DM tipo 2")]
+    assert {t.kind for t in found} == {"lexicon"} and {t.system for t in found} == {"ICD-10-CM"}
+    assert found[0].source.endswith("lexicon-es.tsv:5")
+
+
+def test_a_bad_lexicon_line_is_named_by_file_and_line(tmp_path):
+    from index_build import lexicon
+
+    path = tmp_path / "mine.tsv"
+    path.write_text("E11.9\tdiabetes\nI21.9 infarto\n")
+    with pytest.raises(CatalogError, match=r"mine.tsv:2: expected 2 tab-separated columns"):
+        lexicon.read(path)
+    path.write_text("E11.9\t \n")
+    with pytest.raises(CatalogError, match=r"mine.tsv:1: a code and a term are both needed"):
+        lexicon.read(path)
+    path.write_bytes("E11.9\tdiabetes\nI21.9\tinfarto \xe1\n".encode("latin-1"))
+    with pytest.raises(CatalogError, match=r"mine.tsv:2: not UTF-8"):
+        lexicon.read(path)
+    path.write_text("# only a comment\n")
+    with pytest.raises(CatalogError, match="no coded terms"):
+        lexicon.read(path)
+
+
+def test_lexicon_codes_the_build_lacks_are_dropped_and_counted():
+    loaded = load_all([str(F / "tabular.yaml")])
+    [(spec, kept, report)] = load_terms([f"lexicon:{LEXICON}"], loaded, shipped=False)
+    assert report["kind"] == "lexicon" and report["terms"] == 4 and report["kept"] == 3
+    assert report["dropped_examples"] == ["R50.9"] and all(t.code != "R50.9" for t in kept)
+    with pytest.raises(CatalogError, match="these terms are for ICD-10-CM"):
+        load_terms([f"lexicon:{LEXICON}"], [("x", [Entry("OTHER", "1", "A", "a")])], shipped=False)
+    with pytest.raises(CatalogError, match="no such lexicon file"):
+        load_terms([f"lexicon:{F / 'missing.tsv'}"], loaded, shipped=False)
+
+
+def test_an_index_holdout_never_takes_lexicon_terms():
+    loaded = load_all([str(F / "tabular.yaml")])
+    entries = [e for _, g in loaded for e in g]
+    terms = [t for _, group, _ in load_terms([f"lexicon:{LEXICON}"], loaded, shipped=False) for t in group]
+    kept, _, gold, _ = index_strings(entries, terms=terms, index_holdout=0.999999, seed=3)
+    assert not gold and sum(s.kind == "lexicon" for s in kept) == 3
+
+
+def test_the_shipped_lexicon_is_read_by_an_icd10cm_build_unless_left_out():
+    from index_build import lexicon
+
+    loaded = load_all([str(F / "tabular.yaml")])
+    names = [spec for spec, _, _ in load_terms([], loaded)]
+    assert any(n.startswith("lexicon:codiesp-x-train-es.tsv") for n in names)
+    assert not any(n.startswith("lexicon:") for n, _, _ in load_terms([], loaded, lexicons=False))
+    assert not load_terms([], loaded, shipped=False)
+    shipped = lexicon.read(lexicon.shipped()[0])
+    assert len(shipped) > 2500 and all(t.code[0].isalpha() and t.code == t.code.upper() for t in shipped)
+
+
+def test_a_search_finds_a_code_by_its_lexicon_term(tmp_path, cache_dir):
+    from index_build.build import build
+    from retriever import Retriever
+
+    path = tmp_path / "with-lexicon"
+    build([str(F / "tabular.yaml"), f"lexicon:{LEXICON}"], path, cache=cache_dir, progress=False, index_terms=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["counts"]["strings_by_kind"]["lexicon"] == 3
+    top = Retriever.load(path).search("infarto agudo de miocardio", k=3).candidates[0]
+    assert top.code == "I21.9" and top.evidence == "infarto agudo de miocardio" and top.evidence_kind == "lexicon"
