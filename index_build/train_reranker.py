@@ -1,8 +1,10 @@
 """``medcode train reranker``: a cross-encoder that reorders the hybrid search's top candidates.
 
-Listwise training: each query (an inclusion term, a synonym, a rewording of a title) is scored
-against its own code and hard negatives mined by the index's own hybrid search, and a softmax
-over the group is trained to put its own code first. The pointwise, 3-negative recipe tried
+Listwise training: each query (an inclusion term, a synonym, an index term, a rewording of a
+title, an Excludes note's condition) is scored against its own code and hard negatives: the top
+of the index's own hybrid search, codes under the same parent (the side, the episode, the detail
+a coder checks), and the first codes each retriever finds alone; a softmax over the group is
+trained to put its own code first. The pointwise, 3-negative recipe tried
 before this made ranking worse (issue 4); a list of hard negatives from the same pipeline the
 reranker will serve teaches what the first stage gets wrong.
 
@@ -72,32 +74,83 @@ def extra_queries(paths: Sequence[str | Path]) -> list[Query]:
 
 
 def mine(retriever: Retriever, texts: Sequence[str], depth: int = MINE_DEPTH, progress: bool = True,
-         desc: str = "mining hard negatives") -> list[list]:
-    """Hybrid pools (rows as ``Retriever.pools``) for many queries, with a progress bar."""
+         desc: str = "mining hard negatives", stage: str = "hybrid") -> list[list]:
+    """Pools (rows as ``Retriever.pools``; hybrid unless ``stage`` says) for many queries, with a
+    progress bar."""
     from tqdm.auto import tqdm
 
     pools, step = [], 256
     with tqdm(total=len(texts), desc=desc, unit="q", disable=not progress, file=sys.stderr) as bar:
         for at in range(0, len(texts), step):
-            pools += retriever.pools(texts[at:at + step], depth)
+            pools += retriever.pools(texts[at:at + step], depth, stage)
             bar.update(min(step, len(texts) - at))
     return pools
 
 
 def groups(queries: Sequence[Query], pools: Sequence[list], gold: Sequence[int], size: int,
-           rng: random.Random) -> list[Group]:
+           rng: random.Random, siblings: Sequence[Sequence[int]] | None = None,
+           others: Sequence[Sequence[int]] | None = None) -> list[Group]:
     """The query's own code and ``size - 1`` negatives: the hardest half from the top of the
-    pool, the rest drawn from the whole pool."""
+    fused pool; then, when given, up to two ``siblings`` of the own code (codes under the same
+    parent: the side, the episode, the detail a coder checks) and the first codes the single
+    retrievers found (``others``: entries from the dense, BM25 and 3-gram tops, which the fused
+    list may bury), leaving a quarter of the slots to draws from the whole pool."""
     out = []
-    for q, pool, g in zip(queries, pools, gold):
+    for i, (q, pool, g) in enumerate(zip(queries, pools, gold)):
         negatives = [row[0] for row in pool if row[0] != g]
         if g < 0 or not negatives:
             continue
         hard = (size - 1) // 2
         picked = negatives[:hard]
-        rest = negatives[hard:]
+        taken = set(picked) | {g}
+
+        def take(candidates, n: int) -> None:
+            for e in candidates:
+                if n <= 0 or len(picked) >= size - 1:
+                    return
+                if e not in taken:
+                    picked.append(e)
+                    taken.add(e)
+                    n -= 1
+
+        if siblings is not None:
+            kin = list(siblings[i])
+            rng.shuffle(kin)
+            take(kin, 2)
+        if others is not None:
+            take(others[i], size - 1 - len(picked) - (size - 1) // 4)
+        rest = [e for e in negatives[hard:] if e not in taken]
         picked += rng.sample(rest, min(len(rest), size - 1 - len(picked)))
         out.append(Group(q.text, [g] + picked))
+    return out
+
+
+def sibling_entries(retriever: Retriever, e: int) -> list[int]:
+    """The codes under the same parent as entry ``e`` (itself left out)."""
+    if e < 0:
+        return []
+    order, starts = retriever._children
+    p = int(retriever.parent_index[e])
+    if p < 0:
+        return []
+    return [int(x) for x in order[starts[p]:starts[p + 1]] if x != e]
+
+
+def single_retriever_tops(retriever: Retriever, texts: Sequence[str], depth: int = 5,
+                          progress: bool = True) -> list[list[int]]:
+    """For each text, the first codes of the dense, BM25 and 3-gram searches alone, interleaved
+    (dense 1, BM25 1, 3-gram 1, dense 2, ...), without repeats."""
+    per_stage = [mine(retriever, texts, depth=depth, progress=progress, desc=f"mining {stage} negatives",
+                      stage=stage) for stage in ("dense", "bm25", "tfidf")]
+    out = []
+    for rows in zip(*per_stage):
+        seen, merged = set(), []
+        for rank in range(depth):
+            for pool in rows:
+                if rank < len(pool) and pool[rank][0] not in seen:
+                    seen.add(pool[rank][0])
+                    merged.append(int(pool[rank][0]))
+        out.append(merged)
     return out
 
 
@@ -187,11 +240,15 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
     queries = training_queries(directory, seed) + extra_queries(extra)
     held = [q for q in queries if _held_out_code(q.code, seed, held_out_share)]
     train_queries = [q for q in queries if not _held_out_code(q.code, seed, held_out_share)]
+    rng.shuffle(train_queries)  # the extra files' pairs come last: a cap must not cut them all
     if max_queries:
         train_queries = train_queries[:max_queries]
-    pools = mine(retriever, [q.text for q in train_queries], progress=progress)
-    plan_groups = groups(train_queries, pools, [retriever.entry_index(q.code) for q in train_queries],
-                         group_size, rng)
+    texts = [q.text for q in train_queries]
+    pools = mine(retriever, texts, progress=progress)
+    gold = [retriever.entry_index(q.code) for q in train_queries]
+    plan_groups = groups(train_queries, pools, gold, group_size, rng,
+                         siblings=[sibling_entries(retriever, g) for g in gold],
+                         others=single_retriever_tops(retriever, texts, progress=progress))
 
     net, tokenizer = model.model, model.tokenizer
     teacher = None
@@ -267,7 +324,9 @@ def train(index: str | Path | None = None, *, base: str | None = None, dev: Sequ
                   "extra_files": [str(x) for x in extra], "layers": layers,
                   "trained_on": "catalogue names of the index (held-out synonyms and 2% of codes excluded)"
                                 + (" and the extra files' pairs" if extra else "")
-                                + "; negatives mined by the index's hybrid search"}
+                                + "; negatives: the top of the index's hybrid search, up to two codes under the "
+                                  "same parent, the first codes of the dense, BM25 and 3-gram searches alone, and "
+                                  "draws from the hybrid pool"}
         (tmp / "medcode_training.json").write_text(json.dumps(report, indent=2))
         attach(directory, tmp, settings)
     finally:

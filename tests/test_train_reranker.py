@@ -30,6 +30,28 @@ def test_groups_put_the_own_code_first_and_never_among_negatives():
     assert groups([Query("q", "X")], pools, [-1], 4, random.Random(0)) == []  # code not in the index
 
 
+def test_groups_take_siblings_and_single_retriever_tops_as_negatives():
+    pools = [[[e, 1.0 - e / 10, 0, None, 0, 0, 0] for e in range(10)]]
+    (g,) = groups([Query("q", "C3")], pools, [3], 8, random.Random(0), siblings=[[40, 41, 42, 3]],
+                  others=[[0, 50, 51, 52, 53]])
+    hard, kin, other, drawn = g.candidates[1:4], g.candidates[4:6], g.candidates[6:7], g.candidates[7:]
+    assert g.candidates[0] == 3 and hard == [0, 1, 2]
+    assert set(kin) <= {40, 41, 42} and len(kin) == 2  # two siblings, never the own code
+    assert other == [50]  # the first single-retriever code not already taken
+    assert len(drawn) == 1 and drawn[0] in range(4, 10)  # a quarter left to draws from the pool
+    assert len(set(g.candidates)) == 8
+
+
+def test_siblings_are_the_codes_under_the_same_parent(example_index):
+    from index_build.train_reranker import sibling_entries
+
+    r = Retriever.load(example_index)
+    e = next(i for i in range(len(r.entries.code)) if r.parent_index[i] >= 0)
+    kin = sibling_entries(r, e)
+    assert e not in kin and all(r.parent_index[x] == r.parent_index[e] for x in kin)
+    assert sorted(kin + [e]) == sorted(i for i in range(len(r.entries.code)) if r.parent_index[i] == r.parent_index[e])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, example_index, tiny_cross_encoder):
     work = tmp_path_factory.mktemp("reranking")
