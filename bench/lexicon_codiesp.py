@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gold import codiesp_phrases  # noqa: E402
 from notes import _STOPWORDS, mentions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,22 +47,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "index_build" / "data" / "lexicon" / "codiesp-x-train-es.tsv")
     a = ap.parse_args()
     source = a.codiesp / "train" / "trainX.tsv"
+    spans = codiesp_phrases(a.codiesp, "train")
     codes: dict[str, Counter] = defaultdict(Counter)
     surfaces: dict[str, Counter] = defaultdict(Counter)
-    spans = 0
-    for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split("\t")
-        if len(parts) < 4:
-            sys.exit(f"{source}, line {n}: expected 5 tab-separated columns")
-        if parts[1] != "DIAGNOSTICO":
-            continue
-        spans += 1
-        text = " ".join(parts[3].split())
+    for row in spans:
+        text = " ".join(row["text"].split())
         k = mentions.key(text)
-        if not mentions.usable_key(k, _STOPWORDS):
-            continue
-        codes[k][parts[2].strip().upper()] += 1
-        surfaces[k][text] += 1
+        if mentions.usable_key(k, _STOPWORDS):
+            codes[k][row["codes"][0]] += 1
+            surfaces[k][text] += 1
     english = catalogue_words()
     rows, ambiguous, cognates = [], 0, 0
     for k, counted in codes.items():
@@ -78,7 +72,7 @@ def main() -> None:
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(HEADER + "".join(f"{c}\t{t}\n" for c, t in rows), encoding="utf-8")
     tmp.replace(a.out)
-    print(f"{a.out}: {len(rows)} coded terms ({len({c for c, _ in rows})} codes) from {spans} diagnosis spans "
+    print(f"{a.out}: {len(rows)} coded terms ({len({c for c, _ in rows})} codes) from {len(spans)} diagnosis spans "
           f"of {source}; left out: {ambiguous} spans coded several ways, {cognates} made of catalogue words only")
 
 

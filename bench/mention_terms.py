@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gold import codiesp_phrases  # noqa: E402
 from notes import _STOPWORDS, mentions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,21 +30,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "notes" / "data" / "terms-es.txt")
     a = ap.parse_args()
     source = a.codiesp / "train" / "trainX.tsv"
-    keys, spans = set(), 0
-    for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
-        parts = line.split("\t")
-        if len(parts) < 4:
-            sys.exit(f"{source}, line {n}: expected 5 tab-separated columns")
-        if parts[1] != "DIAGNOSTICO":
-            continue
-        spans += 1
-        if mentions.usable_key(k := mentions.key(parts[3]), _STOPWORDS):
-            keys.add(k)
+    spans = codiesp_phrases(a.codiesp, "train")
+    keys = {k for row in spans if mentions.usable_key(k := mentions.key(row["text"]), _STOPWORDS)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(HEADER + "".join(k + "\n" for k in sorted(keys)), encoding="utf-8")
     tmp.replace(a.out)
-    print(f"{a.out}: {len(keys)} terms from {spans} diagnosis spans of {source}")
+    print(f"{a.out}: {len(keys)} terms from {len(spans)} diagnosis spans of {source}")
 
 
 if __name__ == "__main__":
