@@ -34,7 +34,7 @@ def read(path: str | Path, name: str | None = None) -> list[Term]:
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise CatalogError(source, None, f"cannot read: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise CatalogError(source, text_line(raw, exc.start), "not UTF-8 text") from exc
+        raise CatalogError(source, raw[:exc.start].count(b"\n") + 1, "not UTF-8 text") from exc
     system, out, seen = DEFAULT_SYSTEM, [], set()
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -57,10 +57,6 @@ def read(path: str | Path, name: str | None = None) -> list[Term]:
     if not out:
         raise CatalogError(source, None, "no coded terms (expected code<TAB>term lines)")
     return out
-
-
-def text_line(raw: bytes, offset: int) -> int:
-    return raw[:offset].count(b"\n") + 1
 
 
 def shipped() -> list[Path]:

@@ -5,7 +5,7 @@ import hashlib
 import re
 from typing import NamedTuple, Sequence
 
-from . import excludes
+from . import excludes, lexicon
 from .catalog import Entry, Term
 
 CONTEXT_MODES = ("none", "vague", "all")
@@ -103,7 +103,7 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
         if i is None:
             continue
         # a lexicon's terms are not the Alphabetic Index: the index holdout measures index lookups
-        if t.kind != "lexicon" and held_out_term(t, index_holdout, seed):
+        if t.kind != lexicon.KIND and held_out_term(t, index_holdout, seed):
             left_index.append({"text": t.plain or t.text, "codes": [t.code], "system": t.system, "main": t.main,
                                "kind": t.kind})
             continue
