@@ -52,7 +52,7 @@ def main() -> None:
     coder.code("Chest pain. No fever.", a.language)
     warm = time.perf_counter() - t0
     rows = []
-    for label, rerank in (("no rerank", False), ("rerank every mention", True)):
+    for label, rerank in (("no rerank", False), ("rerank (close mentions, first 3 codes)", True)):
         if rerank and not retriever.has_reranker:
             rows.append((label, None, None, None))
             continue

@@ -185,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
     ba.add_argument("-k", type=int, default=10, help="candidates per phrase (phrases; default 10)")
     ba.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="notes: their language")
     ba.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
-    ba.add_argument("--rerank", action="store_true", help="rerank every phrase or mention")
+    ba.add_argument("--rerank", action="store_true", help="rerank every phrase (a note: the mentions whose first two codes are close)")
     ba.add_argument("--quiet", action="store_true", help="no progress bar")
 
     tu = sub.add_parser("tune", help="choose settings on dev gold sets")

@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
     c.add_argument("--json", action="store_true", help='print {"codes": [...]} as JSON')
     c.add_argument("--all", action="store_true", help="the table lists codes below the threshold too")
     c.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder stage")
-    c.add_argument("--rerank", action="store_true", help="rerank every mention with the index's cross-encoder")
+    c.add_argument("--rerank", action="store_true",
+                   help="rerank with the index's cross-encoder (a mention's codes, where its first two are close)")
     c.add_argument("--no-assertions", action="store_true",
                    help="read every mention as present (negated findings code too)")
     c.add_argument("--input", metavar="NOTES.jsonl", help='one {"id": ..., "text": ...} a line')

@@ -46,7 +46,8 @@ class CodeRequest(BaseModel):
     language: str = Field("en", description="the note's language: en, es, de or fr")
     threshold: float | None = Field(None, description="score a code needs to be selected (default: the index's)")
     system: str | None = Field(None, description="code against the index that holds this catalogue")
-    rerank: bool | None = Field(None, description="true: rerank every mention; false: never; default: the index's")
+    rerank: bool | None = Field(None, description="true: rerank (a mention's codes, where its first two are "
+                                                  "close); false: never; default: the index's")
 
 
 class Limits:

@@ -43,3 +43,16 @@ def test_linear_with_a_ceiling_rewards_coverage_not_rank():
     bm25 = np.array([2.0, 1.0])
     np.testing.assert_allclose(fuse({"method": "linear", "weight": 1.0}, np.zeros(2), bm25, np.zeros(2), scale=4.0),
                                [0.5, 0.25])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_strings_are_the_best_positive_ones_ties_to_the_earlier(seed):
+    from retriever.search import _top
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    # few distinct values: many ties at the cut; zeros and a long tail below the best
+    scores = rng.choice([0.0, 0.001, 0.01, 0.2, 0.5, 0.9, 1.7], size=n).astype(np.float32)
+    scores *= rng.random(n).astype(np.float32) < 0.7
+    want = [i for i in sorted(range(n), key=lambda i: (-scores[i], i)) if scores[i] > 0][:100]
+    assert sorted(_top(scores, 100)) == sorted(want)  # a set: the search takes their union with others

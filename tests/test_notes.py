@@ -5,7 +5,7 @@ import json
 import pytest
 
 from notes import NoteCoder, assertion, check_note
-from notes.aggregate import Hit, rank_codes
+from notes.aggregate import RANK_PENALTY, Hit, rank_codes
 from retriever.cli import main
 from retriever.errors import QueryError
 from retriever.search import Candidate
@@ -111,6 +111,20 @@ def test_a_code_and_its_ancestor_are_not_both_proposed():
     codes = rank_codes(hits, 0.3, lambda code, s, v: ["A"] if code == "A.1" else [])
     assert [c.code for c in codes] == ["A.1", "B"]
     assert {m["start"] for m in codes[0].mentions} == {0, 5}
+
+
+def test_reranked_mentions_keep_the_first_stage_scale():
+    # a reranked candidate's score is the cross-encoder's logit plus a multiple of the hybrid
+    # score; the note's scores and threshold stay on the hybrid scale, the rerank sets the order
+    def cand(code, reranked, fused):
+        return Candidate("S", "1", code, code, reranked, code, True, {"fused": fused, "rerank": reranked})
+
+    mention = {"start": 0, "end": 4, "text": "x", "assertion": "present", "section": None, "source": "clause"}
+    hits = [Hit(mention, cand("B", 30.0, 0.6), 1, 0.6), Hit(mention, cand("A", 12.0, 0.7), 2, 0.6)]
+    codes = rank_codes(hits, 0.5, lambda *a: [])
+    assert {c.code: c.score for c in codes} == {"B": 0.6, "A": pytest.approx(0.7 - RANK_PENALTY)}
+    b = next(c for c in codes if c.code == "B")
+    assert b.mentions[0]["score"] == 0.6 and b.mentions[0]["rank"] == 1 and b.selected
 
 
 def test_threshold_from_the_manifest_or_given(coder):

@@ -159,6 +159,18 @@ def test_rerank_adds_the_weighted_hybrid_score(example_index, tiny_cross_encoder
     assert all(row[3] == pytest.approx(row[3] - 3.0 * fused[row[0]] + 3.0 * fused[row[0]]) for row in reordered)
 
 
+def test_rerank_top_and_unsure_only(example_index, tiny_cross_encoder):
+    ranked = Retriever.load(example_index, reranker=tiny_cross_encoder)
+    every = ranked.search_batch(["heart attack"], k=6, rerank=True, levels="all", rerank_top=2)[0]
+    assert [c.scores["rerank"] is not None for c in every.candidates] == [True, True] + [False] * 4
+    assert every.rerank == "applied"
+    # a margin nothing is within: no query is unsure, none is reranked although asked for
+    ranked.rerank_settings["margin"] = -1.0
+    sure = ranked.search_batch(["heart attack"], k=6, rerank=True, levels="all", unsure_only=True)[0]
+    assert all(c.scores["rerank"] is None for c in sure.candidates)
+    assert "sure of its first code" in sure.rerank
+
+
 @pytest.mark.parametrize("bad, message", [
     ("", "empty query"), ("   \n\t ", "empty query"), ("x" * 2001, "limit is 2000"), (None, "must be text"),
 ])
