@@ -18,6 +18,7 @@ from retriever.bm25 import B, EPSILON, K1, Bm25
 from retriever.encoder import DEFAULT_MODEL, SHIPPED_ENCODER, SHIPPED_RERANKER, resolve
 from retriever import entries as entry_files
 from retriever.hierarchy import parents_and_roots
+from retriever.index_lookup import named_keys
 from retriever.onnx_models import OnnxEncoder
 from retriever.search import DEFAULT_RERANK_TOP
 from retriever.tfidf import CharTfidf
@@ -222,6 +223,10 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
     dump(files.STRINGS, {"text": [s.text for s in strings], "code": [entries[s.entry].code for s in strings],
                          "kind": [s.kind for s in strings], "note": [s.note for s in strings]})
     np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
+    keys, ptr, ids = named_keys([s.text for s in strings])
+    dump(files.NAMED_KEYS, keys)
+    np.save(tmp / files.NAMED_PTR, ptr, allow_pickle=False)
+    np.save(tmp / files.NAMED_IDS, ids, allow_pickle=False)
     parent, root = parents_and_roots(rows)
     np.save(tmp / files.ENTRY_PARENT, parent, allow_pickle=False)
     np.save(tmp / files.ENTRY_ROOT, root, allow_pickle=False)

@@ -26,6 +26,9 @@ ENTRY_TEXT, ENTRY_FIELDS = "entry_text.json", "entry_fields.npy"
 FAISS = "dense.faiss"
 VOCAB = "bm25_vocab.json"
 TFIDF_VOCAB = "tfidf_vocab.json"
+# the strings that name a short phrase word for word (index_lookup.NamedTerms); an index built
+# before them has none and searches without that lookup
+NAMED_KEYS, NAMED_PTR, NAMED_IDS = "named_keys.json", "named_ptr.npy", "named_ids.npy"
 ENTRY_COLUMNS = ("system", "version", "code", "title", "synonyms", "parent", "is_leaf", "excludes", "kind", "usage")
 
 

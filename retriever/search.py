@@ -19,7 +19,7 @@ from .entries import Entries
 from .fusion import METHODS, fuse
 from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
-from .index_lookup import SeeReferences, names_phrase
+from .index_lookup import NamedTerms, SeeReferences, names_phrase
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -561,16 +561,37 @@ class Retriever:
             found.append(_top(bm, depth))
         if use_tfidf:
             found.append(_top(tf, depth))
+        # strings that name the phrase word for word are scored whatever the searches made of them,
+        # and their codes come first (_collapse): the catalogue's own answer to that lookup
+        named = None
+        if stage == "hybrid" and self.named_terms is not None:
+            named = np.array(self.named_terms.naming(text), dtype=np.int64)
+            if mask is not None:  # a filter (edition, prefix, billable) holds for them too
+                named = named[mask[self.string_entry[named]]]
+            found.append(named)
         ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
         cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
         scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
         if scale is None and len(ids):  # the same scale for the codes a category brings
             scale = float(bm[ids].max()) or None
         if levels == "all":
-            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit)
-        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None)
+            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit, named)
+        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None, named)
         query = (vecs[qi] if vecs is not None else None, bm, tf)
         return self._assignable(original, rows, query, stage, fusion, scale, limit, mask)
+
+    @cached_property
+    def named_terms(self) -> NamedTerms | None:
+        """Read on the first search (0.1 s for ICD-10-CM); None for an index built without it."""
+        d = self.directory
+        if d is None or not (Path(d) / files.NAMED_KEYS).is_file():
+            return None
+        try:
+            return NamedTerms(self.strings, files.read_json(Path(d) / files.NAMED_KEYS),
+                              np.load(Path(d) / files.NAMED_PTR, allow_pickle=False),
+                              np.load(Path(d) / files.NAMED_IDS, allow_pickle=False))
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexProblem(f"corrupt index in {d}: the named-term lookup cannot be read ({exc})") from None
 
     @cached_property
     def see_references(self) -> SeeReferences:
@@ -713,8 +734,9 @@ class Retriever:
         return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
-                  fusion: dict, scale: float | None, limit: int | None):
-        """Strings -> codes: each code keeps its best string as evidence; ranked by stage score.
+                  fusion: dict, scale: float | None, limit: int | None, named=None):
+        """Strings -> codes: each code keeps its best string as evidence; ranked by stage score,
+        the codes of the ``named`` strings (which name the phrase word for word) first.
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf, entry]; a list
         of the first ``limit``, or with ``limit`` None an iterator over every code."""
         if not len(ids):
@@ -730,7 +752,8 @@ class Retriever:
                 if not len(ids):
                     return []
         ent = self.string_entry[ids].astype(np.int64)
-        order = np.lexsort((ids, -score))
+        keys = (ids, -score) if named is None or not len(named) else (ids, -score, ~np.isin(ids, named))
+        order = np.lexsort(keys)
         _, first = np.unique(ent[order], return_index=True)
         best = order[np.sort(first)][:limit]  # each code's best string, in rank order (limit None: all)
         # each code's best value of every signal, whichever string it came from

@@ -4,7 +4,7 @@ and a side said apart treated as an axis."""
 import numpy as np
 import pytest
 
-from retriever.index_lookup import SeeReferences, names_phrase
+from retriever.index_lookup import NamedTerms, SeeReferences, named_keys, names_phrase
 from retriever.search import condition_words
 
 from .test_icd10cm_index import index_with_terms  # noqa: F401  (the fixture index with index terms)
@@ -43,6 +43,10 @@ def test_no_rewrite_when_a_part_is_missing_or_the_term_is_the_whole_phrase():
     ("diabetes NOS", "sugar diabetes", False),  # "sugar" is no word of that term
     ("Heart disease, unspecified", "heart attack", False),
     ("Attack, attacks, heart", "heart", False),  # a part not said
+    # "without" is said or the term is not named: it turns the code around
+    ("Type 2 diabetes mellitus without complications", "type 2 diabetes mellitus with complications", False),
+    ("Type 2 diabetes mellitus without complications", "type 2 diabetes without complications", False),
+    ("Type 2 diabetes mellitus without complications", "type 2 diabetes mellitus without complications", True),
 ])
 def test_a_term_names_a_phrase_word_for_word(term, phrase, named):
     assert names_phrase(term, phrase) is named
@@ -117,3 +121,46 @@ def test_a_tie_between_references_is_broken_the_same_way_in_every_process():
     got = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout.strip() for seed in range(8)}
     assert len(got) == 1 and got.pop().startswith("Cardia, fail,")
+
+
+NAMING = ["Hypertension, hypertensive (accelerated) (benign) (essential)", "Other hypertension",
+          "Hypertension, hypertensive, crisis", "Pain, chest (central)", "Chest pain on breathing",
+          "Infarct, infarction, myocardium, myocardial, ST elevation, anterior, wall, of, heart"]
+
+
+@pytest.mark.parametrize("phrase, named", [
+    ("hypertension", [0]),  # "Other hypertension" asks for "other"
+    ("Benign hypertension", [0]),  # a nonessential modifier may be said
+    ("hypertensive crisis", [2]),  # either spelling of a part
+    ("chest pain", [3]),
+    ("pain", []),
+    ("st elevation anterior wall myocardial infarction of heart", []),  # over five words: not looked up
+])
+def test_the_strings_that_name_a_short_phrase_are_looked_up_by_their_words(phrase, named):
+    keys, ptr, ids = named_keys(NAMING)
+    assert keys == sorted(keys) and ptr[-1] == len(ids)
+    assert sorted(NamedTerms(NAMING, keys, ptr, ids).naming(phrase)) == named
+    # the lookup finds exactly what reading every string finds, for a short phrase
+    assert named == [i for i, t in enumerate(NAMING) if names_phrase(t, phrase)] or len(phrase.split()) > 5
+
+
+def test_a_lookup_that_does_not_fit_the_strings_is_refused():
+    keys, ptr, ids = named_keys(NAMING)
+    with pytest.raises(ValueError, match="does not fit"):
+        NamedTerms(NAMING[:2], keys, ptr, ids)
+
+
+def test_the_code_a_short_phrase_names_comes_first_with_that_string_as_evidence(index_with_terms):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    assert r.named_terms is not None
+    # "Infarct, infarction, myocardium, myocardial, subsequent (recurrent) (reinfarction)" names
+    # the phrase: I22.9 leads, with that string as evidence; the three searches alone put I22.2
+    # (subendocardial) first
+    phrase = "subsequent myocardium infarct"
+    top = r.search(phrase, k=3).candidates[0]
+    assert top.code == "I22.9" and names_phrase(top.evidence, phrase), top.evidence
+    assert r.search("type 2 diabetes mellitus without complications", k=3).candidates[0].code == "E11.9"
+    r.__dict__["named_terms"] = None  # as an index built before the lookup searches
+    assert r.search(phrase, k=3).candidates[0].code != "I22.9"
