@@ -170,9 +170,10 @@ def features(slot: dict, code: str) -> tuple:
     mention = h.mention if coded else {}
     words = len(key(mention.get("text", "")).split())
     every = len(slot["listed"] | slot["uncoded"]) or 1
-    return (first_stage(c) if coded else 0.0,
+    first = first_stage(c) if coded else 0.0
+    return (first,
             1.0 / h.rank if coded else 0.0,
-            h.top - first_stage(c) if coded else 0.0,
+            h.top - first if coded else 0.0,
             math.log1p(len(slot["firsts"])),
             math.log1p(len(slot["listed"])),
             0.0 if coded else 1.0,

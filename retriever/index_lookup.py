@@ -139,7 +139,7 @@ def named_keys(texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]
     """The lookup behind ``NamedTerms``, made at build time (reading 190,000 strings' parts takes
     1.3 s, too long for a first search): sorted keys (the words of a term's parts, one spelling
     per part, sorted), and for key j the strings ``ids[ptr[j]:ptr[j + 1]]``."""
-    by_key: dict[str, list[int]] = {}
+    by_key: dict[str, set[int]] = {}
     for i, text in enumerate(texts):
         slots = _slots(text)
         if not slots or len(slots) > MAX_NAMED_WORDS:
@@ -147,11 +147,11 @@ def named_keys(texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]
         for combo in itertools.islice(itertools.product(*slots), NAMED_SPELLINGS):
             words = sorted({w for alt in combo for w in alt})
             if len(words) <= MAX_NAMED_WORDS:
-                by_key.setdefault(" ".join(words), []).append(i)
+                by_key.setdefault(" ".join(words), set()).add(i)
     keys = sorted(by_key)
     ptr = np.zeros(len(keys) + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(set(by_key[k])) for k in keys])
-    ids = np.array([i for k in keys for i in sorted(set(by_key[k]))], dtype=np.int32)
+    ptr[1:] = np.cumsum([len(by_key[k]) for k in keys])
+    ids = np.array([i for k in keys for i in sorted(by_key[k])], dtype=np.int32)
     return keys, ptr, ids
 
 

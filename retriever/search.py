@@ -583,13 +583,13 @@ class Retriever:
     @cached_property
     def named_terms(self) -> NamedTerms | None:
         """Read on the first search (0.1 s for ICD-10-CM); None for an index built without it."""
-        d = self.directory
-        if d is None or not (Path(d) / files.NAMED_KEYS).is_file():
+        d = Path(self.directory) if self.directory is not None else None
+        if d is None or not (d / files.NAMED_KEYS).is_file():
             return None
         try:
-            return NamedTerms(self.strings, files.read_json(Path(d) / files.NAMED_KEYS),
-                              np.load(Path(d) / files.NAMED_PTR, allow_pickle=False),
-                              np.load(Path(d) / files.NAMED_IDS, allow_pickle=False))
+            return NamedTerms(self.strings, files.read_json(d / files.NAMED_KEYS),
+                              np.load(d / files.NAMED_PTR, allow_pickle=False),
+                              np.load(d / files.NAMED_IDS, allow_pickle=False))
         except (OSError, ValueError, TypeError) as exc:
             raise IndexProblem(f"corrupt index in {d}: the named-term lookup cannot be read ({exc})") from None
 
