@@ -16,7 +16,7 @@ PREFIX = "lexicon"
 KIND = "lexicon"
 SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "lexicon"
 # The lexicons an ICD-10-CM build reads unless told not to (--no-index-terms)
-SHIPPED = ("codiesp-x-train-es.tsv",)
+SHIPPED = ("codiesp-x-train-es.tsv", "codiesp-x-train-en.tsv")
 DEFAULT_SYSTEM = "ICD-10-CM"
 
 

@@ -107,7 +107,7 @@ class NoteCoder:
 
     def vocabulary_for(self, language: str) -> frozenset[str]:
         """The keys a note in ``language`` is read with: the catalogue's, and the language's shipped
-        mention terms where the catalogue is written in another (Spanish: README "Note coding")."""
+        mention terms (Spanish and English: README "Note coding")."""
         if language not in self._vocabularies:
             extra = mentions.terms(language)
             self._vocabularies[language] = self.vocabulary | extra if extra else self.vocabulary

@@ -74,8 +74,9 @@ def usable_key(k: str, stopwords: frozenset[str]) -> bool:
 
 
 def terms(language: str) -> frozenset[str]:
-    """The shipped mention terms of a language the catalogue is not written in (``data/terms-<language>.txt``,
-    made by bench/mention_terms.py; none for most languages)."""
+    """The shipped mention terms of a language (``data/terms-<language>.txt``, made by
+    bench/mention_terms.py; none for most languages): Spanish, where the catalogue is not written in
+    the note's language; English, the words CodiEsp's coders coded that the catalogue's keys miss."""
     path = TERMS / f"terms-{language}.txt"
     if not path.is_file():
         return frozenset()

@@ -275,10 +275,27 @@ def test_the_shipped_lexicon_is_read_by_an_icd10cm_build_unless_left_out():
     loaded = load_all([str(F / "tabular.yaml")])
     names = [spec for spec, _, _ in load_terms([], loaded)]
     assert any(n.startswith("lexicon:codiesp-x-train-es.tsv") for n in names)
+    assert any(n.startswith("lexicon:codiesp-x-train-en.tsv") for n in names)
     assert not any(n.startswith("lexicon:") for n, _, _ in load_terms([], loaded, lexicons=False))
     assert not load_terms([], loaded, shipped=False)
-    shipped = lexicon.read(lexicon.shipped()[0])
-    assert len(shipped) > 2500 and all(t.code[0].isalpha() and t.code == t.code.upper() for t in shipped)
+    spanish, english = (lexicon.read(path) for path in lexicon.shipped())
+    assert len(spanish) > 2500 and all(t.code[0].isalpha() and t.code == t.code.upper() for t in spanish)
+    assert len(english) > 900 and all(t.code[0].isalpha() and t.code == t.code.upper() for t in english)
+    assert ("R59.9", "adenopathies") in {(t.code, t.text) for t in english}
+
+
+def test_the_english_lexicon_adds_only_what_the_catalogue_does_not_name():
+    """No term is worded as a catalogue string or one of its comma parts ("Necrosis, necrotic"):
+    "pain" and "necrosis" stay the catalogue's (as terms, they answered index phrases with R52, I96)."""
+    from index_build import lexicon
+    from notes import mentions
+
+    english = lexicon.read(lexicon.shipped()[1])
+    keys = {mentions.key(t.text) for t in english}
+    assert not keys & {"illness", "pain", "fever", "hypertension", "infection", "necrosis", "paralysis",
+                       "arthritis", "pulmonary hypertension", "hypertension pulmonary"}
+    # each key has a word of four letters (bench/align_codiesp.py, kept)
+    assert all(any(len(w) >= 4 for w in k.split()) for k in keys)
 
 
 def test_a_search_finds_a_code_by_its_lexicon_term(tmp_path, cache_dir):

@@ -317,6 +317,19 @@ def test_spanish_mention_terms_mark_findings_the_catalogue_does_not_word(coder):
     note = "Varón de 70 años con insuficiencia renal crónica y dolor abdominal."
     found = {(m["text"], m["source"]) for m in coder.find(note, "es")}
     assert ("insuficiencia renal crónica", "vocabulary") in found and ("dolor abdominal", "vocabulary") in found
-    # an English note is read with the catalogue's keys only
-    assert coder.vocabulary_for("en") is coder.vocabulary
-    assert not any(m["source"] == "vocabulary" for m in coder.find("Insuficiencia renal crónica.", "en"))
+    # an English note is read with the catalogue's keys and the English terms, not the Spanish ones
+    said = "Cardiopatía isquémica."
+    assert ("Cardiopatía isquémica", "vocabulary") in {(m["text"], m["source"]) for m in coder.find(said, "es")}
+    assert not any(m["source"] == "vocabulary" for m in coder.find(said, "en"))
+
+
+def test_english_mention_terms_mark_what_coders_coded_that_the_catalogue_keys_miss(coder):
+    from notes import mentions
+
+    terms = mentions.terms("en")
+    # words of the translation CodiEsp's coders coded, too short or too general for a catalogue key
+    assert {"pain", "illness", "adenopathies"} <= terms and "pain" not in coder.vocabulary
+    assert all(t == mentions.key(t) and any(len(w) >= 4 for w in t.split()) for t in terms)
+    found = {(m["text"], m["source"]) for m in coder.find("Cervical adenopathies and pain in both knees.", "en")}
+    assert ("adenopathies", "vocabulary") in found
+    assert not any(m["source"] == "vocabulary" for m in coder.find("Cervical adenopathies.", "de"))
