@@ -113,3 +113,19 @@ def test_absent_codes_can_be_scored_against_their_nearest_listed_ancestor(capsys
     assert mapped["stages"]["hybrid"]["recall@10"] > as_miss["stages"]["hybrid"]["recall@10"]
     _, out, _ = run(capsys, *base, "--absent", "ancestor")
     assert "nearest listed ancestor: 1 gold codes" in out and "CARD.MI.ANT.2 -> CARD.MI.ANT" in out
+
+
+def test_gold_of_an_older_edition_is_met_by_the_first_code_below_it(retriever):
+    from evaluation.metrics import average_precision
+    from evaluation.run import read_as_gold
+
+    # "CARD.MI" cannot be assigned in this catalogue (it has children), as R51 cannot in ICD-10-CM
+    # 2026; "CARD.MI.ANT.2" is a code the catalogue lacks, read as its nearest listed ancestor
+    ranked = ["RESP.ASTH", "CARD.MI.INF", "CARD.MI.ANT", "CARD.AF"]
+    assert read_as_gold(retriever, ranked, ["CARD.MI"]) == ["RESP.ASTH", "CARD.MI", "CARD.MI", "CARD.AF"]
+    assert read_as_gold(retriever, ranked, ["CARD.MI.ANT.2"])[1:3] == ["CARD.MI.INF", "CARD.MI.ANT.2"]
+    # an assignable gold code is met only by itself; a code that is gold itself is never re-read
+    assert read_as_gold(retriever, ranked, ["CARD.MI.ANT", "CARD.AF"]) == ranked
+    assert read_as_gold(retriever, ranked, ["CARD.MI", "CARD.MI.INF"])[1:3] == ["CARD.MI.INF", "CARD.MI"]
+    assert average_precision(read_as_gold(retriever, ranked, ["CARD.MI"]), {"CARD.MI"}) == 0.5
+    assert average_precision(ranked, {"CARD.MI"}) == 0.0
