@@ -16,7 +16,6 @@ Only for the train split when anything is made from it (bench/mention_terms.py -
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from gold import icd10  # noqa: E402
+from gold import codiesp_phrases  # noqa: E402
 from notes import mentions  # noqa: E402
 
 CODIESP = ROOT.parent / "shared" / "benchdata" / "codiesp"
@@ -67,11 +66,11 @@ def ngrams(text: str) -> list[tuple[int, int, str, int]]:
 
 def spans(codiesp: Path, split: str) -> dict[str, list[tuple[str, str, int]]]:
     """Each note's diagnosis spans: (code, Spanish text, start offset in the Spanish note)."""
+    if not (codiesp / split / f"{split}X.tsv").is_file():
+        sys.exit(f"no CodiEsp {split} split under {codiesp} (give --codiesp DIR)")
     rows = defaultdict(list)
-    with open(codiesp / split / f"{split}X.tsv", encoding="utf-8", newline="") as f:
-        for doc, kind, code, span, offsets, *_ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if kind == "DIAGNOSTICO" and span.strip():
-                rows[doc].append((icd10(code), span.strip(), int(re.split(r"[ ;]", offsets.strip())[0])))
+    for row in codiesp_phrases(codiesp, split, starts=True):
+        rows[row["id"]].append((row["codes"][0], row["text"], row["start"]))
     return rows
 
 
@@ -136,13 +135,16 @@ def kept(row: dict) -> str | None:
     return k
 
 
-def read_or_align(aligned: Path | None, codiesp: Path) -> list[dict]:
-    """The train split's alignments: from a file this script wrote, else made now (4-5 minutes)."""
+def read_or_align(aligned: Path | None, codiesp: Path, retriever=None) -> list[dict]:
+    """The train split's alignments: from a file this script wrote, else made now (4-5 minutes)
+    with ``retriever`` (default: the default index)."""
     if aligned is not None:
         return [json.loads(line) for line in aligned.read_text(encoding="utf-8").splitlines() if line.strip()]
-    from retriever.search import Retriever
+    if retriever is None:
+        from retriever.search import Retriever
 
-    return align(Retriever.load(), codiesp, "train")
+        retriever = Retriever.load()
+    return align(retriever, codiesp, "train")
 
 
 def main() -> None:

@@ -39,13 +39,16 @@ def icd10(code: str) -> str:
     return code
 
 
-def codiesp_phrases(root: Path, split: str) -> list[dict]:
-    """CodiEsp-X: each Spanish evidence span of a diagnosis, with its ICD-10-CM code."""
+def codiesp_phrases(root: Path, split: str, starts: bool = False) -> list[dict]:
+    """CodiEsp-X: each Spanish evidence span of a diagnosis, with its ICD-10-CM code (``starts``:
+    and ``start``, its first character's offset in the Spanish note)."""
     rows = []
     with open(root / split / f"{split}X.tsv", encoding="utf-8", newline="") as f:
-        for doc, kind, code, span, *_ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+        for doc, kind, code, span, offsets, *_ in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
             if kind == "DIAGNOSTICO" and span.strip():
                 rows.append({"text": span.strip(), "codes": [icd10(code)], "id": doc})
+                if starts:
+                    rows[-1]["start"] = int(offsets.split(";")[0].split()[0])
     return rows
 
 

@@ -92,14 +92,14 @@ def english(codiesp: Path, aligned: Path | None) -> tuple[list, str]:
     from align_codiesp import kept, read_or_align
     from retriever.search import Retriever
 
-    found = read_or_align(aligned, codiesp)
+    r = Retriever.load()  # aligns (when no file is given) and holds the catalogue strings
+    found = read_or_align(aligned, codiesp, r)
     codes: dict[str, Counter] = defaultdict(Counter)
     surfaces: dict[str, Counter] = defaultdict(Counter)
     for row in found:
         if k := kept(row):
             codes[k][row["code"]] += 1
             surfaces[k][row["en"]] += 1
-    r = Retriever.load()
     named = {frozenset(mentions.key(part).split()) for s, kind in zip(r.strings, r.string_kind) if kind != "lexicon"
              for part in [s, *s.split(", ")]}
     rows, ambiguous, named_too = majority(codes, surfaces, lambda k: frozenset(k.split()) in named)

@@ -20,6 +20,8 @@ def test_codiesp_x_keeps_diagnosis_spans_only():
     assert len(rows) == sum("\tDIAGNOSTICO\t" in line for line in lines) == 13
     assert rows[0] == {"text": "costales", "codes": ["S22.49XA"], "id": "S0004-06142005000500011-1"}
     assert all(r["codes"][0] == r["codes"][0].upper() for r in rows)
+    # with starts: where each span begins in the Spanish note (the first of its offset pairs)
+    assert gold.codiesp_phrases(FIXTURES / "codiesp", "test", starts=True)[0]["start"] == 182
 
 
 def test_codiesp_documents_pair_english_text_with_the_code_set():
