@@ -221,9 +221,10 @@ def _write(tmp: Path, loaded, entries, strings, left_out, vectors, described, *,
     dump(files.ENTRIES, rows)
     entry_files.write(tmp, rows, dump)
     dump(files.STRINGS, {"text": [s.text for s in strings], "code": [entries[s.entry].code for s in strings],
-                         "kind": [s.kind for s in strings], "note": [s.note for s in strings]})
+                         "kind": [s.kind for s in strings], "note": [s.note for s in strings],
+                         "levels": [list(s.levels) for s in strings]})
     np.save(tmp / files.STRING_ENTRY, np.array([s.entry for s in strings], dtype=np.int32), allow_pickle=False)
-    keys, ptr, ids = named_keys([s.text for s in strings])
+    keys, ptr, ids = named_keys([s.text for s in strings], [s.levels for s in strings])
     dump(files.NAMED_KEYS, keys)
     np.save(tmp / files.NAMED_PTR, ptr, allow_pickle=False)
     np.save(tmp / files.NAMED_IDS, ids, allow_pickle=False)

@@ -54,3 +54,6 @@ class Term(NamedTuple):
     note: str = ""  # what a coder should know: "see Infarct, myocardium", "more characters needed (L03.01-)"
     plain: str = ""  # the path without nonessential modifiers (a held-out term's query)
     natural: str = ""  # the path in natural word order: "anterior ST elevation myocardium infarct"
+    # how many comma parts of ``text`` each level of the path says: (3, 1) for "Crush, crushed,
+    # crushing, ankle" (one title spelled three ways, then a subterm); () where not a path
+    levels: tuple = ()

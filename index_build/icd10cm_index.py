@@ -411,8 +411,15 @@ def terms(read_: Read, source: str, neoplasms: Read | None = None) -> tuple[list
                 unresolved += bool(line.see or line.code)
                 continue
             out.append(_term(code, ", ".join(words), kind, where, main.line.title,
-                             line.see if not _code(line.code) else "", plain)._replace(natural=_natural(chain)))
+                             line.see if not _code(line.code) else "", plain)
+                       ._replace(natural=_natural(chain), levels=tuple(comma_parts(w) for w in words)))
     return out, {"unresolved": unresolved}
+
+
+def comma_parts(title: str) -> int:
+    """The comma parts of one title, outside its parentheses, as the query side reads a term's
+    parts (``retriever.index_lookup._slots``): "Crush, crushed, crushing" is 3."""
+    return len(re.sub(r"\([^()]*\)", " ", title).split(","))
 
 
 def _natural(chain: list[_Node]) -> str:

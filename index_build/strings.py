@@ -19,6 +19,7 @@ class IndexString(NamedTuple):
     kind: str  # title, synonym, context, or where an index term is from: index, external, neoplasm, drug, lexicon
     entry: int  # position of the entry in the index's entry list
     note: str = ""  # an index term's note: "see ...", "more characters needed (L03.01-)"
+    levels: tuple = ()  # an index term's comma parts per level of its path (``Term.levels``)
 
 
 def wording(text: str) -> str:
@@ -98,7 +99,8 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
     left_index, skipped = [], {"repeats": 0, "held_out_wording": 0, "excludes_wording": 0}
     for t in terms:
         if index_wording != "printed" and getattr(t, index_wording):
-            t = t._replace(text=getattr(t, index_wording))
+            # the natural wording has no comma parts; the plain one has the same as the printed
+            t = t._replace(text=getattr(t, index_wording), levels=t.levels if index_wording == "plain" else ())
         i = by_entry.get((t.system, t.code))
         if i is None:
             continue
@@ -118,7 +120,7 @@ def index_strings(entries: Sequence[Entry], context: str = "none", holdout: floa
             skipped["excludes_wording"] += 1
             continue
         seen.add(t.text.lower())
-        out.append(IndexString(t.text, t.kind, i, t.note))
+        out.append(IndexString(t.text, t.kind, i, t.note, t.levels))
     skipped["excludes_wording"] += dropped
     return out, left_out, _unique_gold(left_index, out), skipped
 

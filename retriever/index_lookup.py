@@ -37,38 +37,49 @@ def _words(text: str) -> list[str]:
     return [_fold(w) for w in _WORD.findall(text.lower()) if w not in _SKIP]
 
 
-def _slots(term: str) -> list[list[tuple[str, ...]]]:
+def _slots(term: str, levels: Sequence[int] = ()) -> list[list[tuple[str, ...]]]:
     """A term's parts, as alternatives: "Attack, attacks, heart" is [[attack], [heart]]; the
-    comma parts that spell the same word differently ("Crush, crushed, crushing") are one slot."""
+    comma parts that spell the same word differently ("Crush, crushed, crushing") are one slot.
+    ``levels``: how many comma parts each level of the term's index path says (3, 1 for "Crush,
+    crushed, crushing, ankle"). With them only parts of one level's title are spellings of one
+    another: "Pneumonia, pneumococcal" is the subterm "pneumococcal" under "Pneumonia", not a
+    spelling of it, although both begin "pneu" (a plain "pneumonia" was "named" by it and coded
+    J13). Without them (a string that is not an index term, an index built before they were
+    kept) a part beginning with the same four letters as the part before is read as its spelling."""
     bare = re.sub(r"\([^()]*\)", " ", term)
+    parts = bare.split(",")
+    # the level each comma part belongs to; levels that do not add up to the parts are ignored
+    level = [i for i, n in enumerate(levels) for _ in range(n)] if sum(levels) == len(parts) else []
     slots: list[list[tuple[str, ...]]] = []
-    head = ""
-    for part in bare.split(","):
+    head, head_level = "", -1
+    for j, part in enumerate(parts):
         words = tuple(_words(part))
         if not words:
             continue
-        if slots and head and words[0][:4] == head[:4]:
+        same_title = not level or level[j] == head_level
+        if slots and head and same_title and words[0][:4] == head[:4]:
             slots[-1].append(words)
         else:
             slots.append([words])
-            head = words[0]
+            head, head_level = words[0], level[j] if level else -1
     return slots
 
 
 class SeeReferences:
     """Rules from index strings with a "see" note: the term's parts -> the reference's target."""
 
-    def __init__(self, texts: Sequence[str], kinds: Sequence[str], notes: Sequence[str]):
+    def __init__(self, texts: Sequence[str], kinds: Sequence[str], notes: Sequence[str],
+                 levels: Sequence[Sequence[int]] = ()):
         self.rules: list[tuple[list, str, str]] = []
         self.by_word: dict[str, list[int]] = {}
         seen = set()
-        for text, kind, note in zip(texts, kinds, notes):
+        for i, (text, kind, note) in enumerate(zip(texts, kinds, notes)):
             if kind not in KINDS or not note.startswith("see "):
                 continue
             target = note[4:].split(";")[0].strip()
             parts = [p.strip() for p in re.sub(r"\([^()]*\)", " ", target).split(",")]
             target = ", ".join(p for p in parts if p and not _TARGET_NOISE.match(p))
-            slots = _slots(text)
+            slots = _slots(text, levels[i] if levels else ())
             if not target or not slots or (text, target) in seen:
                 continue
             seen.add((text, target))
@@ -113,16 +124,17 @@ class SeeReferences:
         return Rewrite(f"{target}, {tail}", term, target)
 
 
-def names_phrase(term: str, text: str) -> bool:
+def names_phrase(term: str, text: str, levels: Sequence[int] = ()) -> bool:
     """Whether a catalogue string names the phrase word for word, as a coder's lookup would: every
     part of the term said, and every word of the phrase a word of the term or of its nonessential
     modifiers ("sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)"; "heart attack" is
-    "Attack, attacks, heart"). Order, case, plurals and small words do not count."""
+    "Attack, attacks, heart"). Order, case, plurals and small words do not count. ``levels``: the
+    term's comma parts per index level (``_slots``)."""
     said = set(_words(text))
     if not said:
         return False
     used: set[str] = set()
-    for slot in _slots(term):
+    for slot in _slots(term, levels):
         match = next((alt for alt in slot if said.issuperset(alt)), None)
         if match is None:
             return False
@@ -135,13 +147,13 @@ MAX_NAMED_WORDS = 5  # phrases (and terms) of more words are not looked up: a ph
 NAMED_SPELLINGS = 8  # a term's keys: the first combinations of its parts' spellings
 
 
-def named_keys(texts: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def named_keys(texts: Sequence[str], levels: Sequence[Sequence[int]] = ()) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The lookup behind ``NamedTerms``, made at build time (reading 190,000 strings' parts takes
     1.3 s, too long for a first search): sorted keys (the words of a term's parts, one spelling
     per part, sorted), and for key j the strings ``ids[ptr[j]:ptr[j + 1]]``."""
     by_key: dict[str, set[int]] = {}
     for i, text in enumerate(texts):
-        slots = _slots(text)
+        slots = _slots(text, levels[i] if levels else ())
         if not slots or len(slots) > MAX_NAMED_WORDS:
             continue
         for combo in itertools.islice(itertools.product(*slots), NAMED_SPELLINGS):
@@ -161,10 +173,11 @@ class NamedTerms:
     lookups: "hypertension" is named by "Hypertension, hypertensive (accelerated) (benign) ..."
     (I10), which the three searches rank 28th, below "Other hypertension" (I1A.0)."""
 
-    def __init__(self, texts: Sequence[str], keys: Sequence[str], ptr: np.ndarray, ids: np.ndarray):
+    def __init__(self, texts: Sequence[str], keys: Sequence[str], ptr: np.ndarray, ids: np.ndarray,
+                 levels: Sequence[Sequence[int]] = ()):
         if len(ptr) != len(keys) + 1 or (len(ids) and (ids.min() < 0 or ids.max() >= len(texts))):
             raise ValueError("the named-term lookup does not fit the index's strings")
-        self.texts, self.ptr, self.ids = texts, ptr, ids
+        self.texts, self.ptr, self.ids, self.levels = texts, ptr, ids, levels
         self.row = {k: j for j, k in enumerate(keys)}
 
     def naming(self, text: str) -> list[int]:
@@ -177,5 +190,6 @@ class NamedTerms:
             for words in itertools.combinations(said, n):
                 j = self.row.get(" ".join(words))
                 if j is not None:
-                    out += [int(i) for i in self.ids[self.ptr[j]:self.ptr[j + 1]] if names_phrase(self.texts[i], text)]
+                    out += [int(i) for i in self.ids[self.ptr[j]:self.ptr[j + 1]]
+                            if names_phrase(self.texts[i], text, self.levels[i] if self.levels else ())]
         return out

@@ -156,7 +156,8 @@ class Retriever:
     def __init__(self, directory: Path, manifest: dict, entries: Entries, strings: list[str],
                  string_entry: np.ndarray, bm25: Bm25, tfidf: CharTfidf, dense, encoder: OnnxEncoder,
                  parent_index: np.ndarray, root: np.ndarray, reranker=None, rerank_settings: dict | None = None,
-                 string_kind: list[str] | None = None, string_note: list[str] | None = None):
+                 string_kind: list[str] | None = None, string_note: list[str] | None = None,
+                 string_levels: list[list[int]] | None = None):
         self.directory, self.manifest = directory, manifest
         self.entries = entries
         self.strings, self.string_entry = strings, string_entry
@@ -179,6 +180,9 @@ class Retriever:
         self.is_leaf = entries.is_leaf
         self._masks: dict[Filters, tuple[np.ndarray, np.ndarray]] = {}
         self.string_kind, self.string_note = string_kind or [], string_note or []
+        # an index term's comma parts per level of its path (index_lookup._slots); [] in an index
+        # built before they were kept, which reads them as before
+        self.string_levels = string_levels or []
         self._below: dict[int, np.ndarray] = {}
         # what the prior and the 7th-character choice read in each code's title (see _read_titles),
         # filled in as searches meet the codes: reading all 98,000 ICD-10-CM titles at load takes 2.5 s
@@ -241,8 +245,8 @@ class Retriever:
         strings = table.get("text") if isinstance(table, dict) else None
         if not isinstance(strings, list):
             raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: expected a 'text' list")
-        kinds, notes = table.get("kind") or [], table.get("note") or []
-        if len(kinds) != len(strings) or notes and len(notes) != len(strings):
+        kinds, notes, levels = table.get("kind") or [], table.get("note") or [], table.get("levels") or []
+        if len(kinds) != len(strings) or any(len(x) not in (0, len(strings)) for x in (notes, levels)):
             raise IndexProblem(f"corrupt index file {directory / files.STRINGS}: its lists differ in length")
         vocab = files.read_json(directory / files.VOCAB)
         grams = files.read_json(directory / files.TFIDF_VOCAB)
@@ -264,7 +268,7 @@ class Retriever:
         if isinstance(ranker, OnnxCrossEncoder):
             ranker.ready()
         return cls(directory, manifest, entries, strings, string_entry, bm25, tfidf, dense, encoder,
-                   parent_index.astype(np.int64), root.astype(np.int64), ranker, settings, kinds, notes)
+                   parent_index.astype(np.int64), root.astype(np.int64), ranker, settings, kinds, notes, levels)
 
     @property
     def reranker(self):
@@ -494,7 +498,8 @@ class Retriever:
         "sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)" -> E11.9) come first, in their
         order: the catalogue's own answer to that lookup, which no score should outrank."""
         words = condition_words(text)
-        named = [names_phrase(self.strings[row[2]], words) for row in pool]
+        levels = self.string_levels
+        named = [names_phrase(self.strings[row[2]], words, levels[row[2]] if levels else ()) for row in pool]
         if not any(named):
             return pool
         return [row for row, n in zip(pool, named) if n] + [row for row, n in zip(pool, named) if not n]
@@ -589,14 +594,14 @@ class Retriever:
         try:
             return NamedTerms(self.strings, files.read_json(d / files.NAMED_KEYS),
                               np.load(d / files.NAMED_PTR, allow_pickle=False),
-                              np.load(d / files.NAMED_IDS, allow_pickle=False))
+                              np.load(d / files.NAMED_IDS, allow_pickle=False), self.string_levels)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexProblem(f"corrupt index in {d}: the named-term lookup cannot be read ({exc})") from None
 
     @cached_property
     def see_references(self) -> SeeReferences:
         """Made on the first search from the strings' notes (a tenth of a second for ICD-10-CM)."""
-        return SeeReferences(self.strings, self.string_kind, self.string_note)
+        return SeeReferences(self.strings, self.string_kind, self.string_note, self.string_levels)
 
     def _assignable(self, text: str, rows: list[list], query, stage: str, fusion: dict, scale, limit: int,
                     mask) -> list[list]:

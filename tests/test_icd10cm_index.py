@@ -65,6 +65,26 @@ def test_see_chains_are_followed_and_cycles_refused(tmp_path):
     assert counts["unresolved"] == 2
 
 
+def test_a_term_says_how_many_comma_parts_each_level_of_its_path_has(tmp_path):
+    # "Pneumonia, pneumococcal" is a subterm under "Pneumonia", not a second spelling of it, though
+    # both begin "pneu"; "Crush, crushed, crushing" is one title spelled three ways
+    path = tmp_path / "index.csv"
+    path.write_text("RowID,Letter,Level,Term,See,SeeAlso,NonEssModif,Code\n"
+                    "1,P,0,Pneumonia,,,(acute) (double),J18.9\n2,P,1,pneumococcal,,,(broncho) (lobar),J13\n"
+                    '3,C,0,"Crush, crushed, crushing",,,,T14.8\n4,C,1,ankle,,,,S97.0\n'
+                    '5,C,1,"extremity, lower",,,,T14.8\n')
+    _, found, _ = ix.read_terms(path)
+    levels = {t.text: t.levels for t in found}
+    assert levels == {"Pneumonia (acute) (double)": (1,), "Pneumonia, pneumococcal (broncho) (lobar)": (1, 1),
+                      "Crush, crushed, crushing": (3,), "Crush, crushed, crushing, ankle": (3, 1),
+                      "Crush, crushed, crushing, extremity, lower": (3, 2)}
+    from retriever.index_lookup import names_phrase
+
+    assert not names_phrase("Pneumonia, pneumococcal (broncho) (lobar)", "pneumonia", levels[
+        "Pneumonia, pneumococcal (broncho) (lobar)"])
+    assert names_phrase("Crush, crushed, crushing, ankle", "crushed ankle", levels["Crush, crushed, crushing, ankle"])
+
+
 def test_xml_titles_keep_words_after_the_modifiers():
     kind, found, _ = terms_of("eindex.xml")
     assert kind == "external"
@@ -182,6 +202,8 @@ def test_build_reports_index_terms_and_search_shows_them(index_with_terms):
     top = r.search("heart attack", k=3).candidates[0]
     assert top.code == "I21.9" and top.evidence == "Attack, attacks, heart" and top.evidence_kind == "index"
     assert top.evidence_note == "see infarct, myocardium" and top.category == {"code": "I21", "title": "Acute myocardial infarction"}
+    # the index keeps each index term's comma parts per level (the named-term lookup reads them)
+    assert r.string_levels[r.strings.index("Attack, attacks, heart")] == [2, 1]
 
 
 def test_a_category_hit_brings_its_assignable_codes(index_with_terms):

@@ -52,6 +52,24 @@ def test_a_term_names_a_phrase_word_for_word(term, phrase, named):
     assert names_phrase(term, phrase) is named
 
 
+@pytest.mark.parametrize("term,levels,phrase,named", [
+    # a subterm is not a spelling of the title above it, whatever letters they share
+    ("Pneumonia, pneumococcal (broncho) (lobar)", (1, 1), "pneumonia", False),
+    ("Pneumonia, pneumococcal (broncho) (lobar)", (1, 1), "pneumococcal pneumonia", True),
+    ("Pneumonia, in, pneumococcus", (1, 1, 1), "pneumonia", False),
+    # the parts of one title are spellings of one word, at any level
+    ("Crush, crushed, crushing, ankle", (3, 1), "crushed ankle", True),
+    ("Abnormal, abnormality, chromosome, chromosomal", (2, 2), "chromosomal abnormality", True),
+    # counts that do not fit the term are not used: the first four letters decide, as without them
+    ("Pneumonia, pneumococcal", (1,), "pneumonia", True),
+    ("Pneumonia, pneumococcal", (), "pneumonia", True),
+])
+def test_the_levels_of_an_index_path_tell_a_spelling_from_a_subterm(term, levels, phrase, named):
+    assert names_phrase(term, phrase, levels) is named
+    keys, ptr, ids = named_keys([term], [levels])
+    assert (NamedTerms([term], keys, ptr, ids, [levels]).naming(phrase) == [0]) is named
+
+
 @pytest.mark.parametrize("phrase,condition", [
     ("broken hip, right side, first visit", "broken hip"),
     ("otitis media on the left", "otitis media"),
