@@ -55,6 +55,10 @@ def _slots(term: str, levels: Sequence[int] = ()) -> list[list[tuple[str, ...]]]
     for j, part in enumerate(parts):
         words = tuple(_words(part))
         if not words:
+            if j == len(parts) - 1 and _WORD.search(part.lower()):
+                # a term that ends in a connector ("Gout, gouty, in (due to)" -> M10.30, gout due
+                # to renal impairment) says less than its code: no phrase names it
+                slots.append([(part.strip().lower(),)])
             continue
         same_title = not level or level[j] == head_level
         if slots and head and same_title and words[0][:4] == head[:4]:

@@ -464,7 +464,11 @@ class Retriever:
         # codes kept per query: what is shown, and what the reranker may reorder
         top = int(rerank_top or self.rerank_settings.get("top", DEFAULT_RERANK_TOP))
         limit = max(k, top if use_rerank else 0)
-        pools = self._pools(texts, stage, fusion, limit, mask, allowed_ids, batch_size, levels)
+        # a hybrid search keeps a category's worth of codes more than it shows: a named category's
+        # codes can fill the first k places ahead of a code named by a string of its own, which
+        # _named_first puts first ("cystitis" at k=3)
+        spare = BRING if stage == "hybrid" else 0
+        pools = self._pools(texts, stage, fusion, limit + spare, mask, allowed_ids, batch_size, levels)
         notes = None
         if use_rerank and self.has_reranker:
             note = "applied"
@@ -496,13 +500,23 @@ class Retriever:
     def _named_first(self, text: str, pool: list[list]) -> list[list]:
         """Codes whose evidence names the phrase word for word (an index term, a title, a synonym:
         "sugar diabetes" is "Diabetes, diabetic (mellitus) (sugar)" -> E11.9) come first, in their
-        order: the catalogue's own answer to that lookup, which no score should outrank."""
+        order: the catalogue's own answer to that lookup, which no score should outrank. Of those,
+        the codes named by a string of their own come before the codes only a named category
+        brought: "cystitis" names the category N30 "Cystitis" (which brings N30.80 "Other cystitis
+        without hematuria" first) and the index term "Cystitis (exudative) ..." of N30.90, the
+        code a coder assigns; "heart failure" names I50 and "Failure, heart" of I50.9."""
         words = condition_words(text)
         levels = self.string_levels
         named = [names_phrase(self.strings[row[2]], words, levels[row[2]] if levels else ()) for row in pool]
         if not any(named):
             return pool
-        return [row for row, n in zip(pool, named) if n] + [row for row, n in zip(pool, named) if not n]
+        # codes with a naming string of their own, whichever string their row shows (a category
+        # brought N30.90 first with the category's "Cystitis")
+        own_codes = {int(self.string_entry[i]) for i in self.named_terms.naming(words)} \
+            if self.named_terms is not None else set()
+        own = [n and (row[7] == row[0] or row[0] in own_codes) for row, n in zip(pool, named)]
+        return ([row for row, o in zip(pool, own) if o] + [row for row, n, o in zip(pool, named, own) if n and not o]
+                + [row for row, n in zip(pool, named) if not n])
 
     def pools(self, texts: Sequence[str], limit: int, stage: str = "hybrid") -> list[list]:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and

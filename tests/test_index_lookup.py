@@ -182,3 +182,59 @@ def test_the_code_a_short_phrase_names_comes_first_with_that_string_as_evidence(
     assert r.search("type 2 diabetes mellitus without complications", k=3).candidates[0].code == "E11.9"
     r.__dict__["named_terms"] = None  # as an index built before the lookup searches
     assert r.search(phrase, k=3).candidates[0].code != "I22.9"
+
+
+TABULAR = """system: ICD-10-CM
+version: '2026'
+codes:
+- {code: N30, title: Cystitis, billable: false}
+- {code: N30.0, title: Acute cystitis, parent: N30, billable: false}
+- {code: N30.00, title: Acute cystitis without hematuria, parent: N30.0, billable: true}
+- {code: N30.8, title: Other cystitis, parent: N30, billable: false}
+- {code: N30.80, title: Other cystitis without hematuria, parent: N30.8, billable: true}
+- {code: N30.9, title: 'Cystitis, unspecified', parent: N30, billable: false}
+- {code: N30.90, title: 'Cystitis, unspecified without hematuria', parent: N30.9, billable: true}
+- {code: M10, title: Gout, billable: false}
+- {code: M10.3, title: Gout due to renal impairment, parent: M10, billable: false}
+- {code: M10.30, title: 'Gout due to renal impairment, unspecified site', parent: M10.3, billable: true}
+- {code: M10.9, title: 'Gout, unspecified', parent: M10, billable: true}
+"""
+INDEX = """RowID,Letter,Level,Term,See,SeeAlso,NonEssModif,Code
+1,C,0,Cystitis,,,(exudative) (hemorrhagic),N30.90
+2,C,1,acute,,,,N30.00
+3,G,0,"Gout, gouty",,,(acute) (attack),M10.9
+4,G,1,in,,,(due to),M10.30
+"""
+
+
+@pytest.fixture(scope="module")
+def index_naming_categories(tmp_path_factory, cache_dir):
+    from index_build.build import build
+
+    d = tmp_path_factory.mktemp("naming")
+    (d / "tabular.yaml").write_text(TABULAR)
+    (d / "index.csv").write_text(INDEX)
+    build([str(d / "tabular.yaml"), f"icd10cm-index:{d / 'index.csv'}"], d / "index", cache=cache_dir,
+          progress=False, index_terms=False, lexicons=False)
+    return d / "index"
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_a_code_named_by_its_own_string_comes_before_what_a_named_category_brings(index_naming_categories, k):
+    from retriever import Retriever
+
+    r = Retriever.load(index_naming_categories)
+    # "Cystitis" is the category N30's title (it brings N30.00, N30.80, N30.90) and the index term
+    # of N30.90: the index term's code comes first, whatever k
+    assert r.search("cystitis", k=k).candidates[0].code == "N30.90"
+    # "Gout, gouty, in (due to)" ends in a connector: it names no plain "gout" (M10.30 is gout due
+    # to renal impairment); "Gout, gouty (acute) (attack)" names it, M10.9
+    assert r.search("gout", k=k).candidates[0].code == "M10.9"
+
+
+def test_a_term_ending_in_a_connector_names_nothing():
+    assert not names_phrase("Gout, gouty, in (due to)", "gout", (2, 1))
+    assert not names_phrase("Gout, gouty, in (due to)", "gout in")
+    assert names_phrase("Pneumonia, in, pneumococcus", "pneumococcus pneumonia", (1, 1, 1))  # a connector inside is skipped
+    keys, ptr, ids = named_keys(["Gout, gouty, in (due to)"], [(2, 1)])
+    assert NamedTerms(["Gout, gouty, in (due to)"], keys, ptr, ids, [(2, 1)]).naming("gout") == []
