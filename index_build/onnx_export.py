@@ -3,8 +3,9 @@
 Export traces the torch model once (torch's TorchScript-based exporter: no extra package) with
 inputs of two lengths, so that batch size and sequence length stay dynamic. A model folder that
 already carries its export in ``onnx/`` (medcode's shipped models do) is copied instead, when the
-export was made from these very weights. A cross-encoder also gets an int8 copy (ONNX Runtime's
-dynamic quantisation), used only where the manifest says so: int8 is judged on dev sets first.
+export was made from these very weights. Both kinds also get an int8 copy (an encoder's in blocks
+that keep each input's vector independent of its batch; a cross-encoder's by ONNX Runtime's dynamic
+quantisation), used only where the manifest says so: int8 is judged on dev sets first.
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from retriever.onnx_models import CARD, MODEL, MODEL_INT8, TOKENIZER, read_card
 
 SHIPPED_ONNX = "onnx"  # the export a model folder carries with it
 OPSET = 17
+# the encoder's int8 copy: weights in blocks of 64 input rows (32 was slower, 128 made an input's
+# vector depend on its batch again; bench/encoder_int8.py)
+INT8_BLOCK = 64
 SAMPLE = ["heart attack, anterior wall", "type 2 diabetes mellitus with diabetic chronic kidney disease, stage 3"]
 
 
@@ -81,14 +85,17 @@ def _cached(cache: Path | None, source: Path, kind: str, max_length: int | None 
     return cache / "onnx-exports" / key
 
 
-def _keep(folder: Path, cached: Path | None) -> None:
-    """Copy a fresh export into the cache, whole or not at all."""
-    if cached is None or cached.exists():
+def _keep(folder: Path, cached: Path | None, refresh: bool = False) -> None:
+    """Copy a fresh export into the cache, whole or not at all; ``refresh``: in place of the
+    cache's copy (which lacked the int8 copy a build now makes)."""
+    if cached is None or (cached.exists() and not refresh):
         return
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.parent / f".{cached.name}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(folder, tmp)
+    if refresh:
+        shutil.rmtree(cached, ignore_errors=True)
     os.replace(tmp, cached)
 
 
@@ -102,8 +109,9 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
     if earlier:
         tmp = _tmp(out)
         shutil.copytree(earlier, tmp, dirs_exist_ok=True)
+        made = not half and _add_int8(tmp, blockwise=True)
         _write(tmp, out)
-        _keep(out, cached)
+        _keep(out, cached, refresh=made and earlier == cached)
         return read_card(out)
     import torch
     from sentence_transformers import SentenceTransformer
@@ -130,7 +138,7 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
             "inputs": names, "normalize": True, "query_prompt": prompts.get("query", known_q),
             "passage_prompt": prompts.get("passage", prompts.get("document", known_p))}
     return _export(Embed().eval(), {n: features[n] for n in names}, "embedding", model.tokenizer, card,
-                   source, out, half, cached)
+                   source, out, half, cached, int8=not half, blockwise=True)
 
 
 def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool = False,
@@ -142,11 +150,7 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
     if earlier:
         tmp = _tmp(out)
         shutil.copytree(earlier, tmp, dirs_exist_ok=True)
-        if not (tmp / MODEL_INT8).is_file():
-            full = tmp / ".full.onnx"  # the quantiser finds weights only as plain fp32 initializers
-            expand_half(tmp / MODEL, full)
-            quantize_int8(full, tmp / MODEL_INT8)
-            full.unlink()
+        _add_int8(tmp, blockwise=False)
         card = {**read_card(tmp), "max_length": int(max_length)}
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
         _write(tmp, out)
@@ -185,15 +189,26 @@ def _load(make, what: str, name: str):
                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
 
+def _add_int8(folder: Path, blockwise: bool) -> bool:
+    """Make the folder's int8 copy from its graph if it has none; whether one was made."""
+    if (folder / MODEL_INT8).is_file():
+        return False
+    full = folder / ".full.onnx"  # the quantisers find weights only as plain fp32 initializers
+    expand_half(folder / MODEL, full)
+    (quantize_int8_blocks if blockwise else quantize_int8)(full, folder / MODEL_INT8)
+    full.unlink()
+    return True
+
+
 def _export(module, inputs: dict, output: str, tokenizer, card: dict, source: Path, out: Path, half: bool,
-            cached: Path | None, int8: bool = False) -> dict:
+            cached: Path | None, int8: bool = False, blockwise: bool = False) -> dict:
     """Trace ``module`` into a new folder (an int8 copy too if asked, fp16 storage if ``half``),
     with its tokenizer and card; swap it in at ``out`` and keep it in the cache."""
     tmp = _tmp(out)
     try:
         _trace(module, inputs, tmp / MODEL, output)
         if int8:
-            quantize_int8(tmp / MODEL, tmp / MODEL_INT8)
+            (quantize_int8_blocks if blockwise else quantize_int8)(tmp / MODEL, tmp / MODEL_INT8)
         if half:
             store_half(tmp / MODEL)
         _save_tokenizer(tokenizer, tmp)
@@ -216,8 +231,11 @@ def _save_tokenizer(tokenizer, folder: Path) -> None:
     backend.save(str(folder / TOKENIZER))
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 weights for the matrix products (ONNX Runtime's quantiser)."""
+def quantize_int8(src: Path, dst: Path, per_channel: bool = False) -> None:
+    """Dynamic int8 weights for the matrix products (ONNX Runtime's quantiser; the cross-encoder's
+    copy); ``per_channel``: one scale for each output channel of a matrix instead of one for the
+    whole matrix. The activations get one scale per run, taken from the whole batch: an input's
+    output depends on what it was batched with."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -228,7 +246,30 @@ def quantize_int8(src: Path, dst: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
+    finally:
+        root.setLevel(level)
+
+
+def quantize_int8_blocks(src: Path, dst: Path, block: int = INT8_BLOCK) -> None:
+    """int8 weights in blocks of ``block`` input rows, one scale a block, run by ONNX Runtime's
+    MatMulNBits at its int8 accuracy level (the encoder's copy): each input row's activations are
+    quantised by blocks of their own, so an input embeds the same alone or in any batch, which
+    dynamic int8 does not (a search and a batch search must agree). bench/encoder_int8.py."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        config = DefaultWeightOnlyQuantConfig(block_size=block, is_symmetric=True, accuracy_level=4, bits=8)
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=8, block_size=block, is_symmetric=True,
+                                         accuracy_level=4, algo_config=config)
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
     finally:
         root.setLevel(level)
 
@@ -298,7 +339,7 @@ def ship(source: str | Path, kind: str, max_length: int | None = None, half: boo
         card = export_encoder(str(source), target, half=half)
     else:
         card = export_cross_encoder(str(source), target, int(max_length or 64), half=half)
-        (target / MODEL_INT8).unlink()  # made again by every build from the fp32 graph (seconds)
+    (target / MODEL_INT8).unlink(missing_ok=True)  # made again by every build from the fp32 graph (seconds)
     card["name"] = name or source.name  # not the path it was exported from
     (target / CARD).write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--dense-vectors", choices=("fp16", "fp32"), default="fp16",
                    help="how the vectors are stored: fp16 (default, half the memory, same accuracy on the "
                         "dev sets) or fp32")
+    b.add_argument("--query-precision", choices=("int8", "fp32"), default="int8",
+                   help="how queries are embedded: the encoder's int8 copy (default, half the time, the same "
+                        "accuracy on the dev sets) or fp32; the catalogue is embedded in fp32 either way")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("search", help="suggest codes for a phrase, or for each line of a file")
@@ -269,7 +272,7 @@ def _cmd_build(a) -> int:
               query_prefix=a.query_prefix, passage_prefix=a.passage_prefix,
               dense_index_kind=a.dense_index, dense_vectors=a.dense_vectors,
               language=a.language, index_terms=not a.no_index_terms, lexicons=not a.no_lexicon, index_holdout=a.index_holdout,
-              index_wording=a.index_wording)
+              index_wording=a.index_wording, query_precision=a.query_precision)
     c = m["counts"]
     where = Path(a.index).expanduser() if a.index else None
     print(f"built {where or 'the default index'}: {c['suggestable']} codes, {c['strings']} strings "
@@ -632,7 +635,11 @@ def _cmd_info(a) -> int:
     print(f"codes      {c['suggestable']} suggestable, {c['billable']} billable")
     print(f"strings    {c['strings']} ({', '.join(f'{k} {v}' for k, v in c['strings_by_kind'].items())})")
     print(f"model      {m['model']['name']} ({m['model']['dimension']} dimensions, run by ONNX Runtime "
-          f"from {m['model']['path']}/)")
+          f"from {m['model']['path']}/, queries in {m['model'].get('query_precision') or 'fp32'})")
+    check = m["model"].get("int8_check")
+    if check:
+        print("int8       " + (f"the encoder's int8 copy against fp32 on {check['strings']} catalogue strings: "
+                               f"worst cosine {check['min_cosine']}" if isinstance(check, dict) else check))
     f = m["fusion"]
     print(f"fusion     {f['method']} " + ", ".join(f"{k}={v}" for k, v in f.items() if k != "method"))
     from .search import reranker_settings

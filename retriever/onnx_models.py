@@ -3,7 +3,7 @@ tokenizer (``tokenizers``), so that a search never imports torch, transformers o
 sentence-transformers (that import alone takes about 10 s on 2 cores; these load in well under
 one). ``index_build.onnx_export`` writes the folders from sentence-transformers models.
 
-A folder holds ``model.onnx`` (and ``model_int8.onnx`` for a cross-encoder), ``tokenizer.json``
+A folder holds ``model.onnx`` (and its int8 copy ``model_int8.onnx``), ``tokenizer.json``
 and ``medcode_onnx.json``: what the model expects (inputs, max length) and what it was made from.
 """
 from __future__ import annotations
@@ -156,8 +156,8 @@ class OnnxEncoder(_OnnxModel):
     """A bi-encoder: strings to L2-normalised float32 vectors, with the prefixes it was built with."""
 
     def __init__(self, folder: str | Path, query_prefix: str = "", passage_prefix: str = "",
-                 threads: int | None = None, wait: bool = True):
-        super().__init__(folder, "fp32", threads, wait=wait)
+                 threads: int | None = None, wait: bool = True, precision: str = "fp32"):
+        super().__init__(folder, precision, threads, wait=wait)
         if self.card.get("kind") != "encoder":
             raise ModelProblem(f"{folder} holds a {self.card.get('kind')}, not an encoder")
         self.name = self.card["name"]

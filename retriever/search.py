@@ -225,8 +225,10 @@ class Retriever:
             settings = {"path": reranker, "enabled": True, "top": DEFAULT_RERANK_TOP, "weight": 0.0,
                         "why": "chosen for this session"}
         reranking = bool(settings and settings.get("enabled", True))
+        # queries may run on the int8 copy (built["query_precision"]); the catalogue vectors are fp32
         encoder = OnnxEncoder(directory / built["path"], built.get("query_prefix", ""),
-                              built.get("passage_prefix", ""), wait=False)
+                              built.get("passage_prefix", ""), wait=False,
+                              precision=built.get("query_precision") or "fp32")
         if encoder.dimension != built["dimension"]:
             raise IndexProblem(f"the encoder in {directory} gives {encoder.dimension}-dimensional vectors but "
                                f"the index holds {built['dimension']}; rebuild the index")

@@ -18,8 +18,8 @@ def test_index_holds_only_json_npy_faiss_and_onnx(example_index):
     names = {p.name for p in example_index.iterdir()}
     assert {"manifest.json", "entries.json", "strings.json", "dense.faiss",
             "bm25_vocab.json", "bm25_weights.npy", "encoder"} <= names
-    assert {p.name for p in (example_index / "encoder").iterdir()} == {"model.onnx", "tokenizer.json",
-                                                                       "medcode_onnx.json"}
+    assert {p.name for p in (example_index / "encoder").iterdir()} == {"model.onnx", "model_int8.onnx",
+                                                                       "tokenizer.json", "medcode_onnx.json"}
     assert all(p.name.endswith((".json", ".npy", ".faiss", ".jsonl", ".onnx"))
                for p in example_index.rglob("*") if p.is_file())
     for npy in example_index.glob("*.npy"):
@@ -38,6 +38,41 @@ def test_manifest_records_versions_model_hashes_and_counts(example_index):
     vectors = Retriever.load(example_index).vectors  # fp16 as stored: unit length to 3 places
     assert vectors.dtype == np.float16 and len(vectors) == m["counts"]["strings"]
     np.testing.assert_allclose(np.linalg.norm(vectors.astype(np.float32), axis=1), 1.0, atol=2e-3)
+
+
+def test_queries_run_on_the_precision_the_manifest_names(tmp_path, cache_dir, example_index):
+    model = json.loads((example_index / "manifest.json").read_text())["model"]
+    assert model["query_precision"] == "int8" and model["int8_check"]["min_cosine"] >= 0.99
+    assert Retriever.load(example_index).encoder.precision == "int8"
+    build([str(EXAMPLE), str(ROOT / "catalogs" / "example.csv")], tmp_path / "fp32", cache=cache_dir,
+          progress=False, query_precision="fp32")
+    fp32 = Retriever.load(tmp_path / "fp32")
+    assert fp32.encoder.precision == "fp32"
+    int8 = Retriever.load(example_index)
+    for phrase in ("heart attack", "sugar diabetes", "broken hip", "high blood pressure"):
+        assert [c.code for c in int8.search(phrase, k=1).candidates] == [c.code for c in fp32.search(phrase, k=1).candidates]
+    # an index built before the int8 copy existed names no precision: fp32
+    manifest = tmp_path / "fp32" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    del m["model"]["query_precision"]
+    manifest.write_text(json.dumps(m))
+    assert Retriever.load(tmp_path / "fp32").encoder.precision == "fp32"
+    try:
+        build([str(EXAMPLE)], tmp_path / "bad", cache=cache_dir, progress=False, query_precision="int4")
+    except ValueError as exc:
+        assert "int4" in str(exc)
+    else:
+        raise AssertionError("an unknown precision was accepted")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_int8_copy_that_drifts_is_not_used(tmp_path, cache_dir, monkeypatch):
+    import index_build.build as building
+
+    monkeypatch.setattr(building, "INT8_MIN_COSINE", 1.01)  # no copy is that close
+    m = build([str(EXAMPLE)], tmp_path / "drift", cache=cache_dir, progress=False)
+    assert m["model"]["query_precision"] == "fp32" and m["model"]["int8_check"]["min_cosine"] < 1.01
+    assert Retriever.load(tmp_path / "drift").encoder.precision == "fp32"
 
 
 def test_embedding_cache_embeds_only_new_strings(tmp_path, cache_dir, example_index):

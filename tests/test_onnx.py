@@ -40,6 +40,21 @@ def test_exported_encoder_gives_the_torch_vectors(exported_encoder):
     assert np.min(np.sum(alone * b, axis=1)) >= 0.9999
 
 
+def test_encoder_int8_copy_embeds_queries_close_to_fp32(exported_encoder):
+    # the build may embed queries with this copy (manifest "query_precision"); the catalogue stays fp32
+    _, folder = exported_encoder
+    assert (folder / MODEL_INT8).is_file()
+    fp32, int8 = OnnxEncoder(folder), OnnxEncoder(folder, precision="int8")
+    assert int8.precision == "int8"
+    a, b = fp32.queries(PHRASES), int8.queries(PHRASES)
+    cos = np.sum(a * b, axis=1)
+    assert not np.allclose(a, b, atol=1e-6)  # really the quantised graph
+    assert cos.min() >= 0.99, cos
+    # each phrase's vector is its own: the same alone as in a batch with others
+    alone = np.vstack([int8.queries([p]) for p in PHRASES])
+    np.testing.assert_allclose(alone, b, atol=1e-5)
+
+
 def test_batches_bound_the_padding():
     from retriever.onnx_models import PAD_SLACK, SMALL_BATCH, _batches
 
