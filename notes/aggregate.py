@@ -20,6 +20,12 @@ REPEAT_BONUS = 0.05
 MAX_REPEATS = 3
 # a mention is shown under a code if the code came first for it or within this of the first
 MENTION_MARGIN = 0.05
+# Blocks whose codes give the reason for an encounter (an examination, a follow-up, a screening):
+# a note that says "at follow-up" or "on physical examination" tells what happened, not why the
+# patient came, so these codes are not proposed from its mentions (Z09 "Encounter for follow-up
+# examination" came among the first 5 codes of 50 of CodiEsp's 250 dev notes; no note of CodiEsp
+# or PARROT is coded with one: README, "Coding a note")
+ENCOUNTER_BLOCKS = {"ICD-10-CM": "Z00-Z13", "ICD-10": "Z00-Z13", "ICD-10-GM": "Z00-Z13"}
 
 
 class NoteCode(NamedTuple):
@@ -96,7 +102,8 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | No
     mention it came first for; only mentions that code (not negated, not hypothetical) count if it
     has any, else the others at ``RANK_WEIGHT``. It is selected if a mention codes it and its score
     reaches ``threshold``. A code whose
-    ancestor also came up is merged with it, into whichever of the two scored higher.
+    ancestor also came up is merged with it, into whichever of the two scored higher. Codes of
+    the ``ENCOUNTER_BLOCKS`` (the reason for an encounter) are not proposed.
     ``ancestors(code, system, version)`` gives a code's ancestor codes. With a ``scorer``, a code's
     score is what it makes of the code's features instead (the merging and selecting as above)."""
     by_code: dict[tuple, dict] = {}
@@ -143,6 +150,8 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | No
                     break
     out = []
     for (system, version, code), slot in by_code.items():
+        if system in ENCOUNTER_BLOCKS and ENCOUNTER_BLOCKS[system] in ancestors(code, system, version):
+            continue
         every = sorted(slot["mentions"].values(), key=lambda m: m["start"])
         # the mentions the code stands for; a code that came first for none shows its best one
         mentions = [m for m in every if m["_shown"]] or [max(every, key=lambda m: m["score"])]

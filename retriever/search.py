@@ -690,7 +690,11 @@ class Retriever:
             title = titles[e]
             meaning = _words(title[len(titles[p]):]) if p >= 0 and title.startswith(titles[p]) else set()
             sided = _NOT_A_SIDE.sub(" ", title)
-            self._unspecified[e] = bool(_UNSPECIFIED.search(title))
+            # "unspecified" said more often than the parent says it: D49.9 "Neoplasm of unspecified
+            # behavior of unspecified site", not D49.0 "... of unspecified behavior of digestive
+            # system", whose "unspecified" is the parent's ("Neoplasms of unspecified behavior")
+            said_by_parent = len(_UNSPECIFIED.findall(titles[p])) if p >= 0 else 0
+            self._unspecified[e] = len(_UNSPECIFIED.findall(title)) > said_by_parent
             self._not_default[e] = [bool(rx.search(sided)) for rx in _NOT_DEFAULT]
             self._meaning[e] = frozenset(meaning)
             self._side_key[e] = " ".join(_SIDE_WORDS.sub(" ", title.lower()).split())

@@ -219,6 +219,19 @@ def test_a_category_hit_brings_its_assignable_codes(index_with_terms):
     assert {c.category["code"] for c in found[:3]} == {"I21"}
 
 
+def test_the_unspecified_code_is_the_one_whose_title_says_it_beyond_its_parent(index_with_terms):
+    # D49 "Neoplasms of unspecified behavior": every code below says "unspecified" once as its
+    # parent does; only D49.9 "... of unspecified site" leaves the detail open
+    import numpy as np
+
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index("D49.2"), r.entry_index("D49.9")])
+    prior = r._default_prior(below, "new growth")
+    assert prior[1] > prior[0]
+
+
 def test_a_code_that_needs_an_encounter_says_when_the_phrase_gave_none(index_with_terms):
     from retriever import Retriever
 

@@ -113,6 +113,20 @@ def test_a_code_and_its_ancestor_are_not_both_proposed():
     assert {m["start"] for m in codes[0].mentions} == {0, 5}
 
 
+def test_encounter_codes_are_not_proposed_from_mentions():
+    # "at follow-up" names Z09 "Encounter for follow-up examination ...": the reason for a visit,
+    # which a note's narrative does not give; the same code elsewhere, or in another system, stays
+    def cand(system, code, score):
+        return Candidate(system, "1", code, code, score, code, True, {})
+
+    mention = {"start": 0, "end": 9, "text": "follow-up", "assertion": "present", "section": None, "source": "vocabulary"}
+    hits = [Hit(mention, cand("ICD-10-CM", "Z09", 0.9), 1, 0.9), Hit(mention, cand("ICD-10-CM", "Z51.5", 0.8), 2, 0.9),
+            Hit(mention, cand("EXAMPLE", "Z09", 0.7), 3, 0.9)]
+    blocks = {"Z09": ["21", "Z00-Z13"], "Z51.5": ["21", "Z40-Z53", "Z51"]}
+    codes = rank_codes(hits, 0.3, lambda code, system, version: blocks[code] if system == "ICD-10-CM" else [])
+    assert [(c.system, c.code) for c in codes] == [("ICD-10-CM", "Z51.5"), ("EXAMPLE", "Z09")]
+
+
 def test_reranked_mentions_keep_the_first_stage_scale():
     # a reranked candidate's score is the cross-encoder's logit plus a multiple of the hybrid
     # score; the note's scores and threshold stay on the hybrid scale, the rerank sets the order
