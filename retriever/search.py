@@ -37,6 +37,7 @@ PAIR_SECONDS = 0.004  # a first guess of the reranker's cost per pair on 2 cores
 
 LEVELS = ("assignable", "all")
 DEFAULT_PRIOR = 0.03
+_ABOVE_CODES = ("chapter", "block", "category")
 _UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
 # values that are not the default when a phrase is silent: a later encounter, a side; a fracture
 # not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine
@@ -690,15 +691,30 @@ class Retriever:
             title = titles[e]
             meaning = _words(title[len(titles[p]):]) if p >= 0 and title.startswith(titles[p]) else set()
             sided = _NOT_A_SIDE.sub(" ", title)
-            # "unspecified" said more often than the parent says it: D49.9 "Neoplasm of unspecified
-            # behavior of unspecified site", not D49.0 "... of unspecified behavior of digestive
-            # system", whose "unspecified" is the parent's ("Neoplasms of unspecified behavior")
-            said_by_parent = len(_UNSPECIFIED.findall(titles[p])) if p >= 0 else 0
-            self._unspecified[e] = len(_UNSPECIFIED.findall(title)) > said_by_parent
+            self._unspecified[e] = self._leaves_open(e)
             self._not_default[e] = [bool(rx.search(sided)) for rx in _NOT_DEFAULT]
             self._meaning[e] = frozenset(meaning)
             self._side_key[e] = " ".join(_SIDE_WORDS.sub(" ", title.lower()).split())
             self._read[e] = True  # last: another thread reads the facts once this is set
+
+    def _leaves_open(self, e: int) -> bool:
+        """Whether a code is the "unspecified" one of its parent: its title says "unspecified" more
+        often than its parent's does, or its parent below the category is itself such a code.
+        D49.9 "Neoplasm of unspecified behavior of unspecified site" is, D49.0 "... of unspecified
+        behavior of digestive system" is not (its "unspecified" is the category's, D49 "Neoplasms
+        of unspecified behavior"); N30.90 "Cystitis, unspecified without hematuria" is, as the
+        code below N30.9 "Cystitis, unspecified"."""
+        titles, kinds = self.entries.title, self.entries.kind
+        while e >= 0:
+            p = int(self.parent_index[e])
+            if len(_UNSPECIFIED.findall(titles[e])) > (len(_UNSPECIFIED.findall(titles[p])) if p >= 0 else 0):
+                return True
+            # not past a category (in a catalogue without kinds: a code at the top of its hierarchy)
+            grand = int(self.parent_index[p]) if p >= 0 else -1
+            if p < 0 or kinds[p] in _ABOVE_CODES or grand < 0 or kinds[grand] in ("chapter", "block"):
+                return False
+            e = p
+        return False
 
     def _side_keys(self, entries: np.ndarray) -> list[str]:
         self._read_titles(entries)

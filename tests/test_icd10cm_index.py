@@ -219,7 +219,7 @@ def test_a_category_hit_brings_its_assignable_codes(index_with_terms):
     assert {c.category["code"] for c in found[:3]} == {"I21"}
 
 
-def test_the_unspecified_code_is_the_one_whose_title_says_it_beyond_its_parent(index_with_terms):
+def test_the_unspecified_code_is_the_one_that_leaves_open_what_its_parent_names(index_with_terms):
     # D49 "Neoplasms of unspecified behavior": every code below says "unspecified" once as its
     # parent does; only D49.9 "... of unspecified site" leaves the detail open
     import numpy as np
@@ -230,6 +230,10 @@ def test_the_unspecified_code_is_the_one_whose_title_says_it_beyond_its_parent(i
     below = np.array([r.entry_index("D49.2"), r.entry_index("D49.9")])
     prior = r._default_prior(below, "new growth")
     assert prior[1] > prior[0]
+    # below a subcategory that leaves the bones open, its codes leave them open too (the side is
+    # another axis, which the prior reads apart)
+    assert r._leaves_open(r.entry_index("C40.90")) and r._leaves_open(r.entry_index("C40.91"))
+    assert not r._leaves_open(r.entry_index("C40.82"))
 
 
 def test_a_code_that_needs_an_encounter_says_when_the_phrase_gave_none(index_with_terms):
