@@ -109,7 +109,7 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
     if earlier:
         tmp = _tmp(out)
         shutil.copytree(earlier, tmp, dirs_exist_ok=True)
-        made = not half and _add_int8(tmp, blockwise=True)
+        made = not half and _add_int8(tmp, quantize_int8_blocks)
         _write(tmp, out)
         _keep(out, cached, refresh=made and earlier == cached)
         return read_card(out)
@@ -138,7 +138,7 @@ def export_encoder(name: str, out: str | Path, half: bool = False, cache: Path |
             "inputs": names, "normalize": True, "query_prompt": prompts.get("query", known_q),
             "passage_prompt": prompts.get("passage", prompts.get("document", known_p))}
     return _export(Embed().eval(), {n: features[n] for n in names}, "embedding", model.tokenizer, card,
-                   source, out, half, cached, int8=not half, blockwise=True)
+                   source, out, half, cached, int8=None if half else quantize_int8_blocks)
 
 
 def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool = False,
@@ -150,7 +150,7 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
     if earlier:
         tmp = _tmp(out)
         shutil.copytree(earlier, tmp, dirs_exist_ok=True)
-        _add_int8(tmp, blockwise=False)
+        _add_int8(tmp, quantize_int8)
         card = {**read_card(tmp), "max_length": int(max_length)}
         (tmp / CARD).write_text(json.dumps(card, indent=2) + "\n")
         _write(tmp, out)
@@ -176,7 +176,7 @@ def export_cross_encoder(name: str, out: str | Path, max_length: int, half: bool
 
     card = {"kind": "cross-encoder", "name": name, "max_length": int(max_length), "inputs": names}
     return _export(Logits().eval(), {n: features[n] for n in names}, "logits", model.tokenizer, card,
-                   source, out, half, cached, int8=True)
+                   source, out, half, cached, int8=quantize_int8)
 
 
 def _load(make, what: str, name: str):
@@ -189,26 +189,26 @@ def _load(make, what: str, name: str):
                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
 
-def _add_int8(folder: Path, blockwise: bool) -> bool:
-    """Make the folder's int8 copy from its graph if it has none; whether one was made."""
+def _add_int8(folder: Path, quantize) -> bool:
+    """Make the folder's int8 copy from its graph with ``quantize`` if it has none; whether one was made."""
     if (folder / MODEL_INT8).is_file():
         return False
     full = folder / ".full.onnx"  # the quantisers find weights only as plain fp32 initializers
     expand_half(folder / MODEL, full)
-    (quantize_int8_blocks if blockwise else quantize_int8)(full, folder / MODEL_INT8)
+    quantize(full, folder / MODEL_INT8)
     full.unlink()
     return True
 
 
 def _export(module, inputs: dict, output: str, tokenizer, card: dict, source: Path, out: Path, half: bool,
-            cached: Path | None, int8: bool = False, blockwise: bool = False) -> dict:
-    """Trace ``module`` into a new folder (an int8 copy too if asked, fp16 storage if ``half``),
-    with its tokenizer and card; swap it in at ``out`` and keep it in the cache."""
+            cached: Path | None, int8=None) -> dict:
+    """Trace ``module`` into a new folder (an int8 copy made by the quantiser ``int8`` if given, fp16
+    storage if ``half``), with its tokenizer and card; swap it in at ``out`` and keep it in the cache."""
     tmp = _tmp(out)
     try:
         _trace(module, inputs, tmp / MODEL, output)
-        if int8:
-            (quantize_int8_blocks if blockwise else quantize_int8)(tmp / MODEL, tmp / MODEL_INT8)
+        if int8 is not None:
+            int8(tmp / MODEL, tmp / MODEL_INT8)
         if half:
             store_half(tmp / MODEL)
         _save_tokenizer(tokenizer, tmp)
