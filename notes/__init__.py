@@ -15,7 +15,7 @@ from typing import NamedTuple
 from retriever.errors import QueryError
 
 from . import assertion, mentions
-from .aggregate import Hit, NoteCode, Scorer, first_stage, rank_codes
+from .aggregate import NoteCode, Scorer, mention_hits, rank_codes
 
 MAX_NOTE_CHARS = 100_000
 # used by an index that no `medcode tune notes` has set one for: what tune notes chose for the
@@ -189,8 +189,7 @@ class NoteCoder:
         results = dict(zip(unique, self.retriever.search_batch(unique, k, stage=stage, rerank=rerank, levels=levels,
                                                                rerank_top=RERANK_TOP, unsure_only=True)
                            if unique else []))
-        hits = [Hit(m, c, n, first_stage(results[q].candidates[0])) for m, q in zip(found, queries)
-                for n, c in enumerate(results[q].candidates, 1)]
+        hits = [h for m, q in zip(found, queries) for h in mention_hits(m, results[q].candidates)]
         codes = rank_codes(hits, float(threshold), self._ancestors, self.scorer if scoring == "index" else None)
         notes = {r.rerank for r in results.values()}
         return NoteResult(codes, float(threshold), source, language, len(found),

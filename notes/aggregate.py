@@ -85,6 +85,23 @@ class Hit(NamedTuple):
     candidate: object  # retriever.search.Candidate
     rank: int  # after the reranker, where it ran
     top: float  # the first-stage score of the mention's first candidate
+    capped: float | None = None  # the first-stage score, capped by mention_hits; None: uncapped
+
+
+def mention_hits(mention: dict, candidates: list) -> list[Hit]:
+    """One mention's hits. A candidate's first-stage score is capped at those of the candidates
+    ranked above it: the search's order (the named-term lookup, the "unspecified" lead, the
+    reranker) is its answer, and a sibling it ranked lower must not outscore its first in the
+    note ("hypothyroidism": E03.9 first by the index term, E03.3 fused higher by the inherited
+    title "Other hypothyroidism")."""
+    if not candidates:
+        return []
+    top = first_stage(candidates[0])
+    out, ceiling = [], float("inf")
+    for n, c in enumerate(candidates, 1):
+        ceiling = min(ceiling, first_stage(c))
+        out.append(Hit(mention, c, n, top, ceiling))
+    return out
 
 
 def first_stage(candidate) -> float:
@@ -94,6 +111,10 @@ def first_stage(candidate) -> float:
     reranker still decides the order of a mention's candidates (rank, firsts)."""
     fused = (candidate.scores or {}).get("fused")
     return float(candidate.score if fused is None else fused)
+
+
+def _score(h: Hit) -> float:
+    return first_stage(h.candidate) if h.capped is None else h.capped
 
 
 def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | None = None) -> list[NoteCode]:
@@ -110,7 +131,7 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | No
     for h in hits:
         c = h.candidate
         k = (c.system, c.version, c.code)
-        said, first = h.mention["assertion"], first_stage(c)
+        said, first = h.mention["assertion"], _score(h)
         slot = by_code.setdefault(k, {"best": -1.0, "coded": -1.0, "firsts": set(), "cand": c, "mentions": {},
                                       "hit": None, "listed": set(), "uncoded": set(), "said": set()})
         score = (first - RANK_PENALTY * (h.rank - 1)) * RANK_WEIGHT.get(said, 1.0)
@@ -179,7 +200,7 @@ def features(slot: dict, code: str) -> tuple:
     mention = h.mention if coded else {}
     words = len(key(mention.get("text", "")).split())
     every = len(slot["listed"] | slot["uncoded"]) or 1
-    first = first_stage(c) if coded else 0.0
+    first = _score(h) if coded else 0.0
     return (first,
             1.0 / h.rank if coded else 0.0,
             h.top - first if coded else 0.0,

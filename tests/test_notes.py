@@ -5,7 +5,7 @@ import json
 import pytest
 
 from notes import NoteCoder, assertion, check_note
-from notes.aggregate import RANK_PENALTY, Hit, rank_codes
+from notes.aggregate import RANK_PENALTY, Hit, mention_hits, rank_codes
 from retriever.cli import main
 from retriever.errors import QueryError
 from retriever.search import Candidate
@@ -125,6 +125,21 @@ def test_encounter_codes_are_not_proposed_from_mentions():
     blocks = {"Z09": ["21", "Z00-Z13"], "Z51.5": ["21", "Z40-Z53", "Z51"]}
     codes = rank_codes(hits, 0.3, lambda code, system, version: blocks[code] if system == "ICD-10-CM" else [])
     assert [(c.system, c.code) for c in codes] == [("ICD-10-CM", "Z51.5"), ("EXAMPLE", "Z09")]
+
+
+def test_a_mention_s_codes_keep_the_search_order_in_the_note():
+    # "hypothyroidism": the search puts E03.9 first (its index term names the phrase) although the
+    # inherited title "Other hypothyroidism" fuses higher for E03.3 below it; the note keeps that order
+    def cand(code, fused):
+        return Candidate("S", "1", code, code, fused, code, True, {"fused": fused})
+
+    mention = {"start": 0, "end": 14, "text": "hypothyroidism", "assertion": "present", "section": None,
+               "source": "vocabulary"}
+    hits = mention_hits(mention, [cand("E03.9", 1.55), cand("E03.3", 1.70), cand("E03.8", 1.60)])
+    assert [h.capped for h in hits] == [1.55, 1.55, 1.55] and [h.rank for h in hits] == [1, 2, 3]
+    codes = rank_codes(hits, 0.5, lambda *a: [])
+    assert [c.code for c in codes] == ["E03.9", "E03.3", "E03.8"]
+    assert mention_hits(mention, []) == []
 
 
 def test_reranked_mentions_keep_the_first_stage_scale():
