@@ -23,7 +23,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
-from rule15 import OUT, gold_sets  # noqa: E402
+import gold  # noqa: E402
+from rule15 import GERMAN, OUT  # noqa: E402
 from evaluation.run import evaluate_documents, evaluate_phrases, read_gold  # noqa: E402
 from retriever import Retriever  # noqa: E402
 
@@ -64,15 +65,9 @@ def e5_vectors(model, retriever: Retriever) -> np.ndarray:
     return np.ascontiguousarray(vectors[[row[t] for t in retriever.strings]])
 
 
-def swap(retriever: Retriever, model, vectors: np.ndarray, scale: float) -> None:
+def main() -> None:
     import faiss
 
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
-    retriever.dense, retriever.vectors, retriever.encoder = dense, vectors, E5Queries(model, scale)
-
-
-def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, nargs="+", default=[0.0, 1.0, 3.0])
     ap.add_argument("--phrases", action="store_true", help="only the phrase halves")
@@ -86,18 +81,27 @@ def main() -> None:
     phrases, notes = (a.phrases or not a.notes), (a.notes or not a.phrases)
     jobs = []
     if phrases:
-        rows = gold_sets(OUT / "rule15-nolex", "dev")
-        jobs += [("rule15-nolex", "CodiEsp-X (no lexicon)", rows["CodiEsp-X"]),
-                 ("rule15-ownfirst-gm", "Alpha-ID-SE", gold_sets(OUT / "rule15-ownfirst", "dev")["Alpha-ID-SE"])]
+        jobs += [("rule15-nolex", "CodiEsp-X (no lexicon)", lambda: gold.codiesp_phrases(gold.BENCHDATA / "codiesp", "dev")),
+                 ("rule15-ownfirst-gm", "Alpha-ID-SE", lambda: gold.fixed_split(GERMAN["gold"](), "dev"))]
     if notes:
-        jobs += [(None, label, (name, language)) for label, name, language in NOTE_SETS]
+        jobs += [(None, label, lambda n=name, lang=language: (n, lang)) for label, name, language in NOTE_SETS]
+    # each index is loaded and its strings embedded by e5 once, whatever the number of its sets and scales
+    loaded: dict = {}
     for index, label, rows in jobs:
         if a.only not in label:
             continue
-        for scale in a.scale:
+        rows = rows()
+        if index not in loaded:
             r = Retriever.load(OUT / index if index else None)
-            if scale > 0:
-                swap(r, model, e5_vectors(model, r), scale)
+            vectors = e5_vectors(model, r) if any(scale > 0 for scale in a.scale) else None
+            e5_dense = None
+            if vectors is not None:
+                e5_dense = faiss.IndexFlatIP(vectors.shape[1])
+                e5_dense.add(vectors)
+            loaded[index] = r, (r.dense, r.vectors, r.encoder), (e5_dense, vectors)
+        r, built, (e5_dense, vectors) = loaded[index]
+        for scale in a.scale:
+            r.dense, r.vectors, r.encoder = built if scale <= 0 else (e5_dense, vectors, E5Queries(model, scale))
             if index:
                 for stage in ("dense", "hybrid"):
                     h = evaluate_phrases(r, rows, [stage], progress=False)["stages"][stage]

@@ -87,6 +87,11 @@ class Hit(NamedTuple):
     top: float  # the first-stage score of the mention's first candidate
     capped: float | None = None  # the first-stage score, capped by mention_hits; None: uncapped
 
+    @property
+    def score(self) -> float:
+        """The first-stage score this mention gives the candidate (capped, where mention_hits made it)."""
+        return first_stage(self.candidate) if self.capped is None else self.capped
+
 
 def mention_hits(mention: dict, candidates: list) -> list[Hit]:
     """One mention's hits. A candidate's first-stage score is capped at those of the candidates
@@ -113,10 +118,6 @@ def first_stage(candidate) -> float:
     return float(candidate.score if fused is None else fused)
 
 
-def _score(h: Hit) -> float:
-    return first_stage(h.candidate) if h.capped is None else h.capped
-
-
 def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | None = None) -> list[NoteCode]:
     """Codes in score order. A code's score is its best mention's candidate score, less
     ``RANK_PENALTY`` per rank below that mention's first, plus ``REPEAT_BONUS`` for each further
@@ -131,7 +132,7 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | No
     for h in hits:
         c = h.candidate
         k = (c.system, c.version, c.code)
-        said, first = h.mention["assertion"], _score(h)
+        said, first = h.mention["assertion"], h.score
         slot = by_code.setdefault(k, {"best": -1.0, "coded": -1.0, "firsts": set(), "cand": c, "mentions": {},
                                       "hit": None, "listed": set(), "uncoded": set(), "said": set()})
         score = (first - RANK_PENALTY * (h.rank - 1)) * RANK_WEIGHT.get(said, 1.0)
@@ -200,7 +201,7 @@ def features(slot: dict, code: str) -> tuple:
     mention = h.mention if coded else {}
     words = len(key(mention.get("text", "")).split())
     every = len(slot["listed"] | slot["uncoded"]) or 1
-    first = _score(h) if coded else 0.0
+    first = h.score if coded else 0.0
     return (first,
             1.0 / h.rank if coded else 0.0,
             h.top - first if coded else 0.0,
