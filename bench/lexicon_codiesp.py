@@ -65,8 +65,9 @@ def majority(codes: dict[str, Counter], surfaces: dict[str, Counter], skip) -> t
     return sorted(rows, key=lambda r: (r[0], r[1].lower())), ambiguous, skipped
 
 
-def spanish(codiesp: Path) -> tuple[list, str]:
-    spans = codiesp_phrases(codiesp, "train")
+def spanish(codiesp: Path, notes: set[str] | None = None) -> tuple[list, str]:
+    """``notes``: only these train notes' spans (bench/note_scorer.py's halves)."""
+    spans = [row for row in codiesp_phrases(codiesp, "train") if notes is None or row["id"] in notes]
     codes: dict[str, Counter] = defaultdict(Counter)
     surfaces: dict[str, Counter] = defaultdict(Counter)
     for row in spans:
@@ -81,7 +82,7 @@ def spanish(codiesp: Path) -> tuple[list, str]:
                   f"{cognates} made of catalogue words only")
 
 
-def english(codiesp: Path, aligned: Path | None) -> tuple[list, str]:
+def english(codiesp: Path, aligned: Path | None, notes: set[str] | None = None) -> tuple[list, str]:
     """The words the spans became in the English translation (bench/align_codiesp.py, its kept
     alignments), less every term whose words (in any order) are those of a catalogue string of the
     default index or of one of its comma parts: the lexicon only adds what the catalogue does not
@@ -93,7 +94,7 @@ def english(codiesp: Path, aligned: Path | None) -> tuple[list, str]:
     from retriever.search import Retriever
 
     r = Retriever.load()  # aligns (when no file is given) and holds the catalogue strings
-    found = read_or_align(aligned, codiesp, r)
+    found = [row for row in read_or_align(aligned, codiesp, r) if notes is None or row["doc"] in notes]
     codes: dict[str, Counter] = defaultdict(Counter)
     surfaces: dict[str, Counter] = defaultdict(Counter)
     for row in found:

@@ -37,11 +37,17 @@ HEADER = {
 """}
 
 
-def english_keys(codiesp: Path, aligned: Path | None) -> tuple[set[str], int]:
+def english_keys(codiesp: Path, aligned: Path | None, notes: set[str] | None = None) -> tuple[set[str], int]:
+    """``notes``: only these train notes' spans (bench/note_scorer.py's halves)."""
     from align_codiesp import kept, read_or_align
 
-    rows = read_or_align(aligned, codiesp)
+    rows = [row for row in read_or_align(aligned, codiesp) if notes is None or row["doc"] in notes]
     return {k for row in rows if (k := kept(row))}, len(rows)
+
+
+def spanish_keys(codiesp: Path, notes: set[str] | None = None) -> tuple[set[str], int]:
+    spans = [row for row in codiesp_phrases(codiesp, "train") if notes is None or row["id"] in notes]
+    return {k for row in spans if mentions.usable_key(k := mentions.key(row["text"]), _STOPWORDS)}, len(spans)
 
 
 def main() -> None:
@@ -56,8 +62,7 @@ def main() -> None:
     if a.language == "en":
         keys, n = english_keys(a.codiesp, a.aligned)
     else:
-        spans = codiesp_phrases(a.codiesp, "train")
-        keys, n = {k for row in spans if mentions.usable_key(k := mentions.key(row["text"]), _STOPWORDS)}, len(spans)
+        keys, n = spanish_keys(a.codiesp)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(HEADER[a.language] + "".join(k + "\n" for k in sorted(keys)), encoding="utf-8")

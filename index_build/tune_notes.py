@@ -2,9 +2,11 @@
 
 Without ``--train``: the threshold with the best micro-F1 over the dev notes' code sets (every
 score seen is tried), for the scores the index gives today (its learned scorer if it holds one,
-else the hand rule). With ``--train NOTES.jsonl``: first a note scorer (``notes.aggregate.Scorer``,
-a logistic model over a code's mention evidence) is fitted on those notes' gold code sets, its
-L2 strength chosen by MAP on the dev notes, then its threshold as above. ``--rule`` drops a learned
+else the hand rule). With ``--train NOTES.jsonl``: first a note scorer is fitted on those notes'
+gold code sets, then its threshold as above: ``--scorer trees`` (default) boosted decision trees
+over a code's mention evidence (``notes.aggregate.Trees``, scikit-learn's histogram gradient
+boosting with the fixed ``TREES`` settings), ``--scorer logistic`` a logistic model
+(``notes.aggregate.Scorer``) whose L2 strength is chosen by MAP on the dev notes. ``--rule`` drops a learned
 scorer and tunes the hand rule's threshold. Written into the manifest (``notes``), replaced in one
 rename; ``medcode code``, ``POST /code`` and the MCP tool read it. Never give a test split.
 """
@@ -20,6 +22,10 @@ from retriever import Retriever
 from retriever import index_files as files
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
+# the trees' settings, fixed (not chosen on any dev split): shallow trees, a slow learning rate,
+# scikit-learn's own early stopping on a tenth of the training candidates, seeded
+TREES = {"max_iter": 200, "max_depth": 3, "learning_rate": 0.05, "random_state": 0}
+SCORERS = ("trees", "logistic")
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 50):
@@ -43,6 +49,28 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 50):
     return Scorer(tuple(float(v) for v in w[:-1]), float(w[-1]), tuple(map(float, mean)), tuple(map(float, scale)))
 
 
+def fit_trees(x: np.ndarray, y: np.ndarray):
+    """Boosted trees (``TREES``) on the candidates' features, written out as plain node arrays."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from notes.aggregate import FEATURES, Trees
+
+    model = HistGradientBoostingClassifier(**TREES).fit(x, y)
+    trees = []
+    # scikit-learn keeps each fitted tree's nodes in one structured array (a node's children come
+    # after it); its leaf values already carry the learning rate
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append({"feature": [-1 if e else int(f) for f, e in zip(nodes["feature_idx"], leaf)],
+                      "threshold": [0.0 if e else float(t) for t, e in zip(nodes["num_threshold"], leaf)],
+                      "left": [-1 if e else int(v) for v, e in zip(nodes["left"], leaf)],
+                      "right": [-1 if e else int(v) for v, e in zip(nodes["right"], leaf)],
+                      "value": [float(v) if e else 0.0 for v, e in zip(nodes["value"], leaf)]})
+    return Trees.from_settings({"kind": "trees", "features": list(FEATURES),
+                                "baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees})
+
+
 def code_notes(coder, rows: list[dict], language: str, progress: bool, desc: str) -> list[list]:
     """Each note's codes (NoteCode, with features) as the hand rule ranks them; a learned scorer
     ranks the same codes (it changes scores, not which codes come up)."""
@@ -55,8 +83,12 @@ def code_notes(coder, rows: list[dict], language: str, progress: bool, desc: str
 def _scores(codes: list[list], scorer) -> list[list[tuple[str, float, bool]]]:
     """(code, score, selectable) of each note's codes, by ``scorer`` (None: the rule's own); coded
     at threshold -inf, a code is selected exactly when a mention codes it (not negated, not hypothetical)."""
-    return [[(c.code, scorer(c.features) if scorer else c.score, c.selected) for c in note]
-            for note in codes]
+    out = []
+    for note in codes:
+        scores = scorer.many(np.asarray([c.features for c in note], dtype=float)) if scorer and note else \
+            [c.score for c in note]
+        out.append([(c.code, float(s), c.selected) for c, s in zip(note, scores)])
+    return out
 
 
 def measure(scored: list[list[tuple[str, float, bool]]], gold: list[set[str]]) -> dict:
@@ -84,7 +116,10 @@ def _labels(codes: list[list], gold: list[set[str]]) -> tuple[np.ndarray, np.nda
 
 
 def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "en", progress: bool = True,
-         write: bool = True, train: Sequence[str | Path] = (), rule: bool = False) -> dict:
+         write: bool = True, train: Sequence[str | Path] = (), rule: bool = False, kind: str = "trees",
+         fitted: tuple | None = None) -> dict:
+    """``fitted``: (scorer, what it was trained on) made elsewhere (bench/note_scorer.py, which codes
+    its training notes with indexes whose lexicons left those notes out), its threshold tuned here."""
     from evaluation.run import read_gold
     from notes import NoteCoder
 
@@ -92,6 +127,8 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "e
         raise ValueError("give at least one dev set of notes (--dev NOTES.jsonl); never a test set")
     if train and rule:
         raise ValueError("--train fits a scorer and --rule drops it: give one of them")
+    if kind not in SCORERS:
+        raise ValueError(f"unknown note scorer {kind!r}: one of {', '.join(SCORERS)}")
     directory = Path(index).expanduser() if index else files.default_dir()
     coder = NoteCoder(Retriever.load(directory))
     before = coder.threshold
@@ -100,20 +137,26 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "e
     dev_codes = code_notes(coder, rows, language, progress, "coding dev notes")
     rule_result = measure(_scores(dev_codes, None), gold)
     scorer, trained = None if (rule or train) else coder.scorer, None
-    if train:
+    if fitted is not None:
+        scorer, trained = fitted
+    elif train:
         train_rows = [row for path in train for row in read_gold(path)]
         x, y = _labels(code_notes(coder, train_rows, language, progress, "coding training notes"),
                        [set(r["codes"]) for r in train_rows])
         if y.sum() == 0:
             raise ValueError("no training note's gold code came up among its candidates: nothing to learn from")
-        tried = []
-        for l2 in L2_GRID:
-            candidate = fit(x, y, l2)
-            tried.append((measure(_scores(dev_codes, candidate), gold)["map"], l2, candidate))
-        best_map, best_l2, scorer = max(tried, key=lambda t: (t[0], t[1]))
         trained = {"notes": len(train_rows), "candidates": int(len(y)), "positives": int(y.sum()),
-                   "tuned_on": sorted(Path(p).name for p in train), "l2": best_l2,
-                   "dev_map_by_l2": {str(l2): round(m, 4) for m, l2, _ in tried}}
+                   "tuned_on": sorted(Path(p).name for p in train), "kind": kind}
+        if kind == "trees":
+            scorer = fit_trees(x, y)
+            trained["settings"] = TREES
+        else:
+            tried = []
+            for l2 in L2_GRID:
+                candidate = fit(x, y, l2)
+                tried.append((measure(_scores(dev_codes, candidate), gold)["map"], l2, candidate))
+            best_map, best_l2, scorer = max(tried, key=lambda t: (t[0], t[1]))
+            trained.update({"l2": best_l2, "dev_map_by_l2": {str(l2): round(m, 4) for m, l2, _ in tried}})
     result = measure(_scores(dev_codes, scorer), gold) if scorer is not None else rule_result
     if result["threshold"] == float("inf"):
         raise ValueError("no dev note got a gold code right at any threshold: nothing to choose from")

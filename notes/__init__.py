@@ -10,12 +10,13 @@ searched with the retriever, and one ranked code set (``aggregate``).
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import NamedTuple
 
 from retriever.errors import QueryError
 
 from . import assertion, mentions
-from .aggregate import NoteCode, Scorer, mention_hits, rank_codes
+from .aggregate import NoteCode, Scorer, Trees, mention_hits, rank_codes, scorer_from_settings
 
 MAX_NOTE_CHARS = 100_000
 # used by an index that no `medcode tune notes` has set one for: what tune notes chose for the
@@ -95,8 +96,11 @@ def check_note(text: object) -> str:
 class NoteCoder:
     """Codes notes against one loaded index; ``code(text)`` is the whole API."""
 
-    def __init__(self, retriever):
+    def __init__(self, retriever, terms: str | Path | None = None):
+        """``terms``: a folder of mention terms (``terms-<language>.txt``) read instead of the
+        shipped ones (bench/note_scorer.py codes training notes with terms made without them)."""
         self.retriever = retriever
+        self.terms = Path(terms) if terms else mentions.TERMS
         self._vocabularies: dict[str, frozenset[str]] = {}
 
     @cached_property
@@ -109,18 +113,18 @@ class NoteCoder:
         """The keys a note in ``language`` is read with: the catalogue's, and the language's shipped
         mention terms (Spanish and English: README "Note coding")."""
         if language not in self._vocabularies:
-            extra = mentions.terms(language)
+            extra = mentions.terms(language, self.terms)
             self._vocabularies[language] = self.vocabulary | extra if extra else self.vocabulary
         return self._vocabularies[language]
 
     @cached_property
-    def scorer(self) -> Scorer | None:
+    def scorer(self) -> Scorer | Trees | None:
         """The index's learned note scorer (``medcode tune notes --train``), if it has one."""
         held = (self.retriever.manifest.get("notes") or {}).get("scorer")
         if not held:
             return None
         try:
-            return Scorer.from_settings(held)
+            return scorer_from_settings(held)
         except (KeyError, TypeError, ValueError) as exc:
             raise QueryError(f"the index's note scorer cannot be read ({exc})") from None
 

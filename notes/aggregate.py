@@ -1,10 +1,13 @@
 """A note's ranked code set from its mentions' candidates: each code's score from its mentions,
-by a hand-set rule or by a small logistic model over the same evidence (``Scorer``), trained on
-notes with gold codes by ``medcode tune notes --train`` and kept in the manifest as plain JSON."""
+by a hand-set rule or by a learned model over the same evidence (``Scorer``, logistic, or
+``Trees``, boosted decision trees), trained on notes with gold codes by ``medcode tune notes
+--train`` and kept in the manifest as plain JSON (``scorer_from_settings`` reads either)."""
 from __future__ import annotations
 
 import math
 from typing import NamedTuple, Sequence
+
+import numpy as np
 
 from .mentions import key
 
@@ -65,18 +68,118 @@ class Scorer(NamedTuple):
         z = self.bias + sum(w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
+    def many(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of many codes' features at once (one row a code)."""
+        z = self.bias + ((rows - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
     def as_settings(self) -> dict:
-        return {"features": list(FEATURES), "weights": [round(w, 6) for w in self.weights],
+        return {"kind": "logistic", "features": list(FEATURES), "weights": [round(w, 6) for w in self.weights],
                 "bias": round(self.bias, 6), "mean": [round(m, 6) for m in self.mean],
                 "scale": [round(s, 6) for s in self.scale]}
 
     @classmethod
     def from_settings(cls, d: dict) -> "Scorer":
         """The scorer a manifest holds; one trained on other features is refused (retrain it)."""
-        if list(d.get("features", ())) != list(FEATURES):
-            raise ValueError("the index's note scorer was trained on other features: run medcode tune notes --train again")
+        _same_features(d)
         return cls(tuple(map(float, d["weights"])), float(d["bias"]), tuple(map(float, d["mean"])),
                    tuple(float(s) or 1.0 for s in d["scale"]))
+
+
+class Trees(NamedTuple):
+    """Boosted decision trees over ``FEATURES`` (fitted by scikit-learn's histogram gradient
+    boosting, kept as plain arrays): a code's score is the probability it is in the note's code
+    set, the logistic of ``baseline`` plus one leaf value per tree. Trees see how the facts
+    combine (a high score counts for less when the match is one word of a long clause), which a
+    logistic model cannot (Results, "Note coding"). Node arrays per tree: ``feature``,
+    ``threshold`` (a row goes left when its feature is at most the threshold), ``left``,
+    ``right`` (-1 at a leaf) and ``value`` (a leaf's)."""
+    baseline: float
+    feature: np.ndarray  # (trees, nodes) int; padded with leaves
+    threshold: np.ndarray  # (trees, nodes) float
+    left: np.ndarray  # (trees, nodes) int, a leaf points to itself
+    right: np.ndarray
+    value: np.ndarray  # (trees, nodes) float
+    depth: int  # the deepest leaf's level: steps a walk takes
+    sizes: tuple  # each tree's own nodes; the rest of its row is padding
+
+    def __call__(self, features: Sequence[float]) -> float:
+        return float(self.many(np.asarray([features], dtype=float))[0])
+
+    def many(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of many codes' features at once: every row walks every tree together, one
+        level a step (a tree's leaves point to themselves, so rows that reached one stay)."""
+        rows = np.asarray(rows, dtype=float)
+        trees = np.arange(self.feature.shape[0])[None, :]
+        node = np.zeros((len(rows), self.feature.shape[0]), dtype=np.int64)
+        for _ in range(self.depth):
+            x = np.take_along_axis(rows, self.feature[trees, node], axis=1)
+            node = np.where(x <= self.threshold[trees, node], self.left[trees, node], self.right[trees, node])
+        z = self.baseline + self.value[trees, node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+    def as_settings(self) -> dict:
+        trees = []
+        for t, n in enumerate(self.sizes):
+            leaf = self.left[t, :n] == np.arange(n)
+            trees.append({"feature": [-1 if e else int(f) for f, e in zip(self.feature[t, :n], leaf)],
+                          "threshold": [0.0 if e else float(v) for v, e in zip(self.threshold[t, :n], leaf)],
+                          "left": [-1 if e else int(v) for v, e in zip(self.left[t, :n], leaf)],
+                          "right": [-1 if e else int(v) for v, e in zip(self.right[t, :n], leaf)],
+                          "value": [float(v) if e else 0.0 for v, e in zip(self.value[t, :n], leaf)]})
+        return {"kind": "trees", "features": list(FEATURES), "baseline": self.baseline, "trees": trees}
+
+    @classmethod
+    def from_settings(cls, d: dict) -> "Trees":
+        """Trees a manifest holds, checked: every child inside its tree and below its parent
+        (so a walk always ends at a leaf), every feature one of ``FEATURES``."""
+        _same_features(d)
+        trees = d["trees"]
+        if not trees:
+            raise ValueError("the note scorer holds no tree")
+        width = max(len(t["value"]) for t in trees)
+        shape = (len(trees), width)
+        feature, left, right = (np.zeros(shape, dtype=np.int64) for _ in range(3))
+        threshold, value = np.zeros(shape), np.zeros(shape)
+        depth = 0
+        for t, tree in enumerate(trees):
+            n = len(tree["value"])
+            if not n or any(len(tree[k]) != n for k in ("feature", "threshold", "left", "right")):
+                raise ValueError(f"tree {t} of the note scorer has arrays of different lengths")
+            levels = [0] * n
+            for i in range(n):
+                f, lo, hi = int(tree["feature"][i]), int(tree["left"][i]), int(tree["right"][i])
+                if f < 0:
+                    feature[t, i], left[t, i], right[t, i], value[t, i] = 0, i, i, float(tree["value"][i])
+                    threshold[t, i] = np.inf
+                    continue
+                if f >= len(FEATURES) or not (i < lo < n and i < hi < n):
+                    raise ValueError(f"node {i} of tree {t} of the note scorer points outside its tree")
+                feature[t, i], left[t, i], right[t, i] = f, lo, hi
+                threshold[t, i], value[t, i] = float(tree["threshold"][i]), 0.0
+                levels[lo] = levels[hi] = levels[i] + 1
+            for i in range(n, width):  # padding: leaves worth nothing, never reached
+                left[t, i] = right[t, i] = i
+                threshold[t, i] = np.inf
+            depth = max(depth, max(levels))
+        return cls(float(d["baseline"]), feature, threshold, left, right, value, depth,
+                   tuple(len(t["value"]) for t in trees))
+
+
+def _same_features(d: dict) -> None:
+    if list(d.get("features", ())) != list(FEATURES):
+        raise ValueError("the index's note scorer was trained on other features: run medcode tune notes --train again")
+
+
+def scorer_from_settings(d: dict) -> Scorer | Trees:
+    """The learned scorer a manifest holds, of either kind (a scorer written before trees came
+    has no kind: logistic)."""
+    kind = d.get("kind", "logistic")
+    if kind == "logistic":
+        return Scorer.from_settings(d)
+    if kind == "trees":
+        return Trees.from_settings(d)
+    raise ValueError(f"unknown note scorer kind {kind!r}")
 
 
 class Hit(NamedTuple):
@@ -118,7 +221,7 @@ def first_stage(candidate) -> float:
     return float(candidate.score if fused is None else fused)
 
 
-def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | None = None) -> list[NoteCode]:
+def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Trees | None = None) -> list[NoteCode]:
     """Codes in score order. A code's score is its best mention's candidate score, less
     ``RANK_PENALTY`` per rank below that mention's first, plus ``REPEAT_BONUS`` for each further
     mention it came first for; only mentions that code (not negated, not hypothetical) count if it
@@ -170,27 +273,29 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | No
                 del by_code[low]
                 if low == k:
                     break
-    out = []
-    for (system, version, code), slot in by_code.items():
-        if system in ENCOUNTER_BLOCKS and ENCOUNTER_BLOCKS[system] in ancestors(code, system, version):
-            continue
+    kept = [(k, slot) for k, slot in by_code.items()
+            if not (k[0] in ENCOUNTER_BLOCKS and ENCOUNTER_BLOCKS[k[0]] in ancestors(k[2], k[0], k[1]))]
+    facts = [features(slot, k[2]) for k, slot in kept]
+    # a learned scorer scores the note's codes together (trees walk them all at once)
+    learned = scorer.many(np.asarray(facts, dtype=float)) if scorer is not None and facts else None
+    ranked = []
+    for n, ((system, version, code), slot) in enumerate(kept):
         every = sorted(slot["mentions"].values(), key=lambda m: m["start"])
         # the mentions the code stands for; a code that came first for none shows its best one
         mentions = [m for m in every if m["_shown"]] or [max(every, key=lambda m: m["score"])]
         mentions = [{k: v for k, v in m.items() if k != "_shown"} for m in mentions]
-        facts = features(slot, code)
-        if scorer is not None:
-            score = scorer(facts)
-        else:
-            bonus = REPEAT_BONUS * min(max(len(slot["firsts"]) - 1, 0), MAX_REPEATS)
-            # from the mentions that code it, if any; else (negated, hypothetical) from the others
-            score = slot["coded"] + bonus if slot["coded"] >= 0 else max(slot["best"], 0.0)
+        bonus = REPEAT_BONUS * min(max(len(slot["firsts"]) - 1, 0), MAX_REPEATS)
+        # from the mentions that code it, if any; else (negated, hypothetical) from the others
+        rule = slot["coded"] + bonus if slot["coded"] >= 0 else max(slot["best"], 0.0)
+        score = float(learned[n]) if learned is not None else rule
         selected = slot["coded"] >= 0 and score >= threshold
         c = slot["cand"]
-        out.append(NoteCode(code, c.title, round(float(score), 4), bool(selected), system, version, c.is_leaf,
-                            c.evidence, mentions, facts))
-    out.sort(key=lambda n: (-n.score, n.code))
-    return out
+        # ties under a learned scorer (trees give many codes the same sum of leaves) go by the rule;
+        # six decimals: a tree's probability for a weak code can be under 0.00005 and still rank it
+        ranked.append(((-score, -rule, code), NoteCode(code, c.title, round(score, 6), bool(selected), system,
+                                                        version, c.is_leaf, c.evidence, mentions, facts[n])))
+    ranked.sort(key=lambda t: t[0])
+    return [code for _, code in ranked]
 
 
 def features(slot: dict, code: str) -> tuple:

@@ -73,11 +73,11 @@ def usable_key(k: str, stopwords: frozenset[str]) -> bool:
     return bool(k) and n <= MAX_WORDS and k not in stopwords and (n > 1 or len(k) >= 5)
 
 
-def terms(language: str) -> frozenset[str]:
+def terms(language: str, folder: Path = TERMS) -> frozenset[str]:
     """The shipped mention terms of a language (``data/terms-<language>.txt``, made by
     bench/mention_terms.py; none for most languages): Spanish, where the catalogue is not written in
     the note's language; English, the words CodiEsp's coders coded that the catalogue's keys miss."""
-    path = TERMS / f"terms-{language}.txt"
+    path = Path(folder) / f"terms-{language}.txt"
     if not path.is_file():
         return frozenset()
     lines = path.read_text(encoding="utf-8").splitlines()

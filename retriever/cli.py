@@ -206,6 +206,8 @@ def parser() -> argparse.ArgumentParser:
                     help='dev notes, {"text": ..., "codes": [...]} a line (repeatable; never a test set)')
     tn.add_argument("--train", metavar="NOTES.jsonl", action="append", default=[],
                     help="fit a note scorer on these notes' gold codes first (repeatable; a train split)")
+    tn.add_argument("--scorer", choices=("trees", "logistic"), default="trees",
+                    help="with --train: boosted decision trees (default) or a logistic model")
     tn.add_argument("--rule", action="store_true", help="drop a learned scorer: score by the hand rule")
     tn.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="the notes' language")
     tn.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
@@ -510,7 +512,8 @@ def _tune_notes(a) -> int:
     for path in a.train:
         if not Path(path).is_file():
             raise MedcodeError(f"no gold file at {path}")
-    r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run, train=a.train, rule=a.rule)
+    r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run, train=a.train, rule=a.rule,
+             kind=a.scorer)
     c, rule = r["chosen"], r["rule"]
     print(f"before: threshold {r['before']['threshold']:g} ({r['before']['from']})")
     print(f"hand rule on {c['notes']} dev notes: MAP {rule['map']:.3f}, micro-F1 {rule['micro_f1']:.3f} "
@@ -521,8 +524,9 @@ def _tune_notes(a) -> int:
           f"MAP {c['dev_map']:.3f}")
     if (c.get("scorer") or {}).get("trained"):
         t = c["scorer"]["trained"]
-        print(f"scorer fitted on {t['notes']} notes ({t['candidates']} candidate codes, {t['positives']} gold), "
-              f"L2 {t['l2']:g} (dev MAP by L2: {t['dev_map_by_l2']})")
+        how = t.get("kind", "logistic") + (f", L2 {t['l2']:g} (dev MAP by L2: {t['dev_map_by_l2']})" if "l2" in t
+                                           else f" {t.get('settings', '')}")
+        print(f"scorer fitted on {t['notes']} notes ({t['candidates']} candidate codes, {t['positives']} gold), {how}")
     print("(not written: --dry-run)" if a.dry_run else f"written to {r['index']}/manifest.json")
     return 0
 

@@ -284,6 +284,37 @@ def test_a_fitted_scorer_learns_the_evidence_that_predicts_gold():
         Scorer.from_settings({**scorer.as_settings(), "features": ["score"]})
 
 
+def test_boosted_trees_learn_what_a_logistic_model_cannot_and_read_back_as_scikit_learn_scores():
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from index_build.tune_notes import TREES, fit, fit_trees
+    from notes.aggregate import FEATURES, Trees, scorer_from_settings
+
+    rng = np.random.default_rng(0)
+    x = rng.random((3000, len(FEATURES)))
+    a, b = FEATURES.index("score"), FEATURES.index("words")
+    y = ((x[:, a] > 0.5) != (x[:, b] > 0.5)).astype(float)  # an interaction: no weight alone tells
+    trees = fit_trees(x, y)
+    assert np.mean((trees.many(x) > 0.5) == y) > 0.95
+    assert np.mean((fit(x, y, l2=1.0).many(x) > 0.5) == y) < 0.7
+    # the written-out trees score exactly as scikit-learn's model does
+    reference = HistGradientBoostingClassifier(**TREES).fit(x, y).predict_proba(x)[:, 1]
+    assert np.allclose(trees.many(x), reference, atol=1e-9)
+    again = scorer_from_settings(json.loads(json.dumps(trees.as_settings())))
+    assert isinstance(again, Trees) and np.allclose(again.many(x), reference, atol=1e-9)
+    assert again(x[0]) == pytest.approx(reference[0], abs=1e-9)
+    settings = trees.as_settings()
+    looped = json.loads(json.dumps(settings))
+    looped["trees"][0]["left"][0] = 0  # a node that points at itself: a walk would never end
+    with pytest.raises(ValueError, match="points outside its tree"):
+        scorer_from_settings(looped)
+    with pytest.raises(ValueError, match="other features"):
+        scorer_from_settings({**settings, "features": ["score"]})
+    with pytest.raises(ValueError, match="unknown note scorer kind"):
+        scorer_from_settings({**settings, "kind": "forest"})
+
+
 def test_a_scorer_reorders_codes_by_its_features():
     from notes.aggregate import FEATURES, Scorer
 
@@ -305,8 +336,11 @@ def test_a_scorer_reorders_codes_by_its_features():
     assert "features" not in codes[0].as_dict()
 
 
-def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_index):
+@pytest.mark.parametrize("kind", ["trees", "logistic"])
+def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_index, kind):
     import shutil
+
+    from notes.aggregate import Scorer, Trees
 
     from retriever import Retriever
 
@@ -318,12 +352,13 @@ def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_i
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in notes))
     (tmp_path / "dev.jsonl").write_text("\n".join(json.dumps(r) for r in notes[:2]))
     assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"),
-                 "--train", str(tmp_path / "train.jsonl"), "--quiet"]) == 0
+                 "--train", str(tmp_path / "train.jsonl"), "--scorer", kind, "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "learned scorer" in out and "hand rule on 2 dev notes" in out
+    assert "learned scorer" in out and "hand rule on 2 dev notes" in out and kind in out
     coder = NoteCoder(Retriever.load(index))
     held = coder.retriever.manifest["notes"]
-    assert coder.scorer is not None and held["scorer"]["trained"]["notes"] == 3 and "rule_threshold" in held
+    assert isinstance(coder.scorer, {"trees": Trees, "logistic": Scorer}[kind])
+    assert held["scorer"]["trained"]["notes"] == 3 and held["scorer"]["kind"] == kind and "rule_threshold" in held
     learned = coder.code("Broken hip after a fall. No pneumonia.")
     rule = coder.code("Broken hip after a fall. No pneumonia.", scoring="rule")
     assert learned.threshold == held["threshold"] and rule.threshold == held["rule_threshold"]

@@ -122,12 +122,21 @@ def test_export_cli_and_its_errors(judged_index, example_index, tmp_path, capsys
 
 
 def test_the_shipped_note_scorer_loads_and_its_card_leaves_the_model_identity_alone(tmp_path):
-    from notes.aggregate import FEATURES, Scorer
+    import numpy as np
+
+    from notes.aggregate import FEATURES, Trees, scorer_from_settings
     from retriever.encoder import NOTES_CARD
 
     held = json.loads((SHIPPED_DIR / resolve(SHIPPED_ENCODER) / NOTES_CARD).read_text())
-    scorer = Scorer.from_settings(held["scorer"])
-    assert len(scorer.weights) == len(FEATURES) and 0.0 < held["threshold"] < 1.0
+    scorer = scorer_from_settings(held["scorer"])
+    assert isinstance(scorer, Trees) and held["scorer"]["features"] == list(FEATURES)
+    assert 0.0 < held["threshold"] < 1.0 and held["scorer"]["trained"]["cross_fitted"]
+    # more of the evidence that the hand rule reads makes a code likelier (a strong, repeated,
+    # first-ranked match against a weak one)
+    strong, weak = np.zeros(len(FEATURES)), np.zeros(len(FEATURES))
+    for name, hi, lo in (("score", 1.2, 0.6), ("inverse_rank", 1.0, 0.2), ("firsts", 1.4, 0.0), ("listed", 1.4, 0.7)):
+        strong[FEATURES.index(name)], weak[FEATURES.index(name)] = hi, lo
+    assert scorer(strong) > scorer(weak)
     # a model folder's identity is its weights and configs: a notes card does not change it
     model = tmp_path / "model"
     model.mkdir()
