@@ -42,6 +42,9 @@ def main() -> None:
     ap.add_argument("--language", default="en", choices=("en", "es"))
     a = ap.parse_args()
     notes = notes_of(a.words, a.notes, "text_files_en" if a.language == "en" else "text_files")
+    if len(notes) < a.notes:
+        sys.exit(f"only {len(notes)} notes of {a.words} words from the CodiEsp dev notes under {SHARED / 'codiesp'} "
+                 f"(it needs {a.notes}; the benchmark reads ../shared/benchdata)")
     t0 = time.perf_counter()
     retriever = Retriever.load(a.index)
     loaded = time.perf_counter() - t0

@@ -531,6 +531,22 @@ def _tune_notes(a) -> int:
     return 0
 
 
+def _notes_line(notes: dict) -> str:
+    """How the index scores a note's codes (``medcode code``) and where its threshold came from."""
+    if "threshold" not in notes:
+        return "hand rule, threshold 0.9 by default (medcode tune notes chooses one)"
+    where = f"threshold {notes['threshold']:g} (best micro-F1 on {', '.join(notes.get('tuned_on', [])) or 'dev notes'})"
+    held = notes.get("scorer")
+    if not held:
+        return f"hand rule, {where}"
+    trained = held.get("trained") or {}
+    kind = held.get("kind", "logistic")
+    shape = f"{len(held.get('trees', []))} trees" if kind == "trees" else f"{len(held.get('weights', []))} weights"
+    fitted = f", fitted on {trained['notes']} notes" if trained.get("notes") else ""
+    return (f"learned scorer, {kind} ({shape}{fitted}{', cross-fitted' if trained.get('cross_fitted') else ''}), "
+            f"{where}")
+
+
 def _precision(reranker: dict) -> str:
     return reranker.get("quantize") or "fp32"
 
@@ -655,6 +671,7 @@ def _cmd_info(a) -> int:
               f"{'on' if r.get('enabled', True) else 'off'} by default: {r.get('why', '')}")
     else:
         print("reranker   none")
+    print("notes      " + _notes_line(m.get("notes") or {}))
     if a.verify:
         print(f"verified   SHA-256 of all {len(m['files'])} files")
     return 0

@@ -53,6 +53,8 @@ def test_jsonl_contract(capsys, example_index, tmp_path):
 def test_info(capsys, example_index):
     code, out, _ = run(capsys, "info", "--index", str(example_index))
     assert code == 0 and "all-MiniLM-L6-v2" in out and "EXAMPLE-REGISTRY 2026" in out
+    # an index no one tuned notes for says so (a tuned one: test_notes)
+    assert "notes      hand rule, threshold 0.9 by default (medcode tune notes chooses one)" in out
 
 
 @pytest.mark.parametrize("argv, message", [

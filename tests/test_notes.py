@@ -359,6 +359,8 @@ def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_i
     held = coder.retriever.manifest["notes"]
     assert isinstance(coder.scorer, {"trees": Trees, "logistic": Scorer}[kind])
     assert held["scorer"]["trained"]["notes"] == 3 and held["scorer"]["kind"] == kind and "rule_threshold" in held
+    assert main(["info", "--index", str(index)]) == 0
+    assert f"learned scorer, {kind} (" in capsys.readouterr().out
     learned = coder.code("Broken hip after a fall. No pneumonia.")
     rule = coder.code("Broken hip after a fall. No pneumonia.", scoring="rule")
     assert learned.threshold == held["threshold"] and rule.threshold == held["rule_threshold"]
