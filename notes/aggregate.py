@@ -89,9 +89,9 @@ class Scorer(NamedTuple):
 class Trees(NamedTuple):
     """Boosted decision trees over ``FEATURES`` (fitted by scikit-learn's histogram gradient
     boosting, kept as plain arrays): a code's score is the probability it is in the note's code
-    set, the logistic of ``baseline`` plus one leaf value per tree. Trees see how the facts
-    combine (a high score counts for less when the match is one word of a long clause), which a
-    logistic model cannot (Results, "Note coding"). Node arrays per tree: ``feature``,
+    set, the logistic of ``baseline`` plus one leaf value per tree. Trees weigh the facts
+    together (one fact's weight depends on the others), which a logistic model cannot (Results,
+    "Note coding": +3.9 MAP on CodiEsp dev English). Node arrays per tree: ``feature``,
     ``threshold`` (a row goes left when its feature is at most the threshold), ``left``,
     ``right`` (-1 at a leaf) and ``value`` (a leaf's)."""
     baseline: float
