@@ -20,6 +20,7 @@ import numpy as np
 
 from retriever import Retriever
 from retriever import index_files as files
+from retriever.errors import QueryError
 
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 # the trees' settings, fixed (not chosen on any dev split): shallow trees, a slow learning rate,
@@ -131,12 +132,17 @@ def tune(index: str | Path | None, dev: Sequence[str | Path], language: str = "e
         raise ValueError(f"unknown note scorer {kind!r}: one of {', '.join(SCORERS)}")
     directory = Path(index).expanduser() if index else files.default_dir()
     coder = NoteCoder(Retriever.load(directory))
-    before = coder.threshold
+    try:
+        before = coder.threshold
+    except QueryError as exc:  # a scorer of other features: what --train is here to replace
+        if not (train or rule or fitted):
+            raise
+        before = (None, str(exc))
     rows = [row for path in dev for row in read_gold(path)]
     gold = [set(row["codes"]) for row in rows]
     dev_codes = code_notes(coder, rows, language, progress, "coding dev notes")
     rule_result = measure(_scores(dev_codes, None), gold)
-    scorer, trained = None if (rule or train) else coder.scorer, None
+    scorer, trained = (None, None) if (rule or train or fitted) else (coder.scorer, None)
     if fitted is not None:
         scorer, trained = fitted
     elif train:

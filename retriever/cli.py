@@ -515,7 +515,9 @@ def _tune_notes(a) -> int:
     r = tune(a.index, a.dev, a.language, progress=not a.quiet, write=not a.dry_run, train=a.train, rule=a.rule,
              kind=a.scorer)
     c, rule = r["chosen"], r["rule"]
-    print(f"before: threshold {r['before']['threshold']:g} ({r['before']['from']})")
+    held = r["before"]
+    print(f"before: threshold {held['threshold']:g} ({held['from']})" if held["threshold"] is not None
+          else f"before: {held['from']}")
     print(f"hand rule on {c['notes']} dev notes: MAP {rule['map']:.3f}, micro-F1 {rule['micro_f1']:.3f} "
           f"at threshold {rule['threshold']:g}")
     scoring = "learned scorer" if "scorer" in c else "hand rule"

@@ -361,6 +361,17 @@ def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_i
     assert held["scorer"]["trained"]["notes"] == 3 and held["scorer"]["kind"] == kind and "rule_threshold" in held
     assert main(["info", "--index", str(index)]) == 0
     assert f"learned scorer, {kind} (" in capsys.readouterr().out
+    # a scorer of other features (the features changed since) is refused, and --train replaces it
+    from retriever import index_files as files
+
+    manifest = files.read_manifest(index)
+    manifest["notes"]["scorer"]["features"] = ["score"]
+    files.replace_manifest(index, manifest)
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"), "--quiet"]) == 2
+    assert "other features" in capsys.readouterr().err
+    assert main(["tune", "notes", "--index", str(index), "--dev", str(tmp_path / "dev.jsonl"),
+                 "--train", str(tmp_path / "train.jsonl"), "--scorer", kind, "--quiet"]) == 0
+    assert "before: the index's note scorer cannot be read" in capsys.readouterr().out
     learned = coder.code("Broken hip after a fall. No pneumonia.")
     rule = coder.code("Broken hip after a fall. No pneumonia.", scoring="rule")
     assert learned.threshold == held["threshold"] and rule.threshold == held["rule_threshold"]
