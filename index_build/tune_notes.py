@@ -54,20 +54,16 @@ def fit_trees(x: np.ndarray, y: np.ndarray):
     """Boosted trees (``TREES``) on the candidates' features, written out as plain node arrays."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from notes.aggregate import FEATURES, Trees
+    from notes.aggregate import FEATURES, Trees, tree_settings
 
     model = HistGradientBoostingClassifier(**TREES).fit(x, y)
-    trees = []
     # scikit-learn keeps each fitted tree's nodes in one structured array (a node's children come
     # after it); its leaf values already carry the learning rate
+    trees = []
     for (predictor,) in model._predictors:
         nodes = predictor.nodes
-        leaf = nodes["is_leaf"].astype(bool)
-        trees.append({"feature": [-1 if e else int(f) for f, e in zip(nodes["feature_idx"], leaf)],
-                      "threshold": [0.0 if e else float(t) for t, e in zip(nodes["num_threshold"], leaf)],
-                      "left": [-1 if e else int(v) for v, e in zip(nodes["left"], leaf)],
-                      "right": [-1 if e else int(v) for v, e in zip(nodes["right"], leaf)],
-                      "value": [float(v) if e else 0.0 for v, e in zip(nodes["value"], leaf)]})
+        trees.append(tree_settings(nodes["feature_idx"], nodes["num_threshold"], nodes["left"], nodes["right"],
+                                   nodes["value"], nodes["is_leaf"].astype(bool)))
     return Trees.from_settings({"kind": "trees", "features": list(FEATURES),
                                 "baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees})
 

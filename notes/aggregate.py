@@ -119,14 +119,8 @@ class Trees(NamedTuple):
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def as_settings(self) -> dict:
-        trees = []
-        for t, n in enumerate(self.sizes):
-            leaf = self.left[t, :n] == np.arange(n)
-            trees.append({"feature": [-1 if e else int(f) for f, e in zip(self.feature[t, :n], leaf)],
-                          "threshold": [0.0 if e else float(v) for v, e in zip(self.threshold[t, :n], leaf)],
-                          "left": [-1 if e else int(v) for v, e in zip(self.left[t, :n], leaf)],
-                          "right": [-1 if e else int(v) for v, e in zip(self.right[t, :n], leaf)],
-                          "value": [float(v) if e else 0.0 for v, e in zip(self.value[t, :n], leaf)]})
+        trees = [tree_settings(self.feature[t, :n], self.threshold[t, :n], self.left[t, :n], self.right[t, :n],
+                               self.value[t, :n], self.left[t, :n] == np.arange(n)) for t, n in enumerate(self.sizes)]
         return {"kind": "trees", "features": list(FEATURES), "baseline": self.baseline, "trees": trees}
 
     @classmethod
@@ -164,6 +158,16 @@ class Trees(NamedTuple):
             depth = max(depth, max(levels))
         return cls(float(d["baseline"]), feature, threshold, left, right, value, depth,
                    tuple(len(t["value"]) for t in trees))
+
+
+def tree_settings(feature, threshold, left, right, value, leaf) -> dict:
+    """One tree as the manifest keeps it (``Trees``): a leaf has feature, left and right -1 and
+    its value; a split its feature, threshold and children."""
+    return {"feature": [-1 if e else int(f) for f, e in zip(feature, leaf)],
+            "threshold": [0.0 if e else float(v) for v, e in zip(threshold, leaf)],
+            "left": [-1 if e else int(v) for v, e in zip(left, leaf)],
+            "right": [-1 if e else int(v) for v, e in zip(right, leaf)],
+            "value": [float(v) if e else 0.0 for v, e in zip(value, leaf)]}
 
 
 def _same_features(d: dict) -> None:
