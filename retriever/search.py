@@ -68,8 +68,9 @@ _ENCOUNTER_MEANS = {"first": "initial encounter", "new": "initial encounter", "f
 # being searched now, not a history of them
 @lru_cache(maxsize=256)
 def _values_said(text: str) -> tuple[bool, ...]:
-    """Which of the non-default values (``_NOT_DEFAULT``) a phrase says; each hit below it asks."""
-    sided = _NOT_A_SIDE.sub(" ", text)
+    """Which of the non-default values (``_NOT_DEFAULT``) a phrase says, its encounter read as the
+    7th characters' titles word it ("follow-up": subsequent encounter); each hit below it asks."""
+    sided = _NOT_A_SIDE.sub(" ", _encounter_as_titled(text))
     return tuple(bool(rx.search(sided)) for rx in _NOT_DEFAULT)
 
 
@@ -77,8 +78,11 @@ def _values_said(text: str) -> tuple[bool, ...]:
 def _words_said(text: str) -> tuple[frozenset[str], bool]:
     """A phrase's words, its encounter read as the 7th characters' titles word it, and whether it
     says a side apart from the condition (``_SIDE``); each hit below it asks."""
-    said = _words(_ENCOUNTER_WORDS.sub(lambda m: _ENCOUNTER_MEANS[m.group(0).split()[0].lower()], text))
-    return frozenset(said), bool(_SIDE.search(text))
+    return frozenset(_words(_encounter_as_titled(text))), bool(_SIDE.search(text))
+
+
+def _encounter_as_titled(text: str) -> str:
+    return _ENCOUNTER_WORDS.sub(lambda m: _ENCOUNTER_MEANS[m.group(0).split()[0].lower()], text)
 
 
 def _words(text: str) -> set[str]:
@@ -673,9 +677,11 @@ class Retriever:
         said = np.array(_values_said(text), dtype=bool)
         self._read_titles(entries)
         flags = self._not_default[entries]
-        # a side said picks its code (right, left, bilateral) as a 7th character's words do
+        # a value said picks the code that names it: a side (right, left, bilateral), an open fracture,
+        # an encounter; the share of a title's words said (``_scores_below``) gave "open fracture ...,
+        # initial encounter" the closed fracture's code, whose title words the encounter more fully
         return (DEFAULT_PRIOR * (self._unspecified[entries].astype(np.int64) - (flags & ~said).sum(axis=1))
-                + EXTENSION_WEIGHT * (flags[:, 1:4] & said[1:4]).sum(axis=1))
+                + EXTENSION_WEIGHT * (flags & said).sum(axis=1))
 
     def _read_titles(self, entries: np.ndarray) -> None:
         """What the prior and the 7th-character choice read in a code's title, read once per code

@@ -96,6 +96,30 @@ def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads
         assert r.entries.code[below[int(np.argmax(own))]] == first, phrase
 
 
+@pytest.mark.parametrize("phrase,first", [
+    ("other fracture of right femur", "S72.8X1A"),  # closed: the default when the phrase does not say
+    ("other fracture of right femur, initial encounter", "S72.8X1A"),
+    # "open" said picks an open fracture's code, though "initial encounter" is worded more fully in
+    # the closed one's title (the share of its words said was higher: the closed code came first)
+    ("open fracture of right femur, initial encounter", "S72.8X1B"),
+    ("other fracture of right femur, initial encounter for open fracture NOS", "S72.8X1B"),
+    ("other fracture of right femur, follow-up visit", "S72.8X1D"),
+])
+def test_a_value_said_picks_the_code_below_a_hit_that_names_it(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    # ICD-10-CM's 7th characters have no strings of their own: each takes the score of the code it
+    # extends (``_scores_below``), so only what the phrase says of them tells them apart
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
+    below = np.array([r.entry_index(c) for c in ("S72.8X1A", "S72.8X1B", "S72.8X1C", "S72.8X1D")])
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    assert r.entries.code[below[int(np.argmax(own))]] == first
+
+
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
     from retriever import Retriever
 
