@@ -40,10 +40,14 @@ DEFAULT_PRIOR = 0.03
 _ABOVE_CODES = ("chapter", "block", "category")
 _UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
 # values that are not the default when a phrase is silent: a later encounter, a side; a fracture
-# not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine
+# not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine; a
+# poisoning or an injury whose intent is not said is accidental, and "undetermined" is for records
+# that say the intent cannot be told (I.C.19.e.5.b, I.C.20.h)
 _NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), re.compile(r"\bright\b", re.I),
                 re.compile(r"\bleft\b", re.I), re.compile(r"\b(bilateral(ly)?|both sides)\b", re.I),
-                re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I))
+                re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I),
+                re.compile(r"\bundetermined\b", re.I), re.compile(r"\bassault\b", re.I),
+                re.compile(r"\bself[- ]harm\b", re.I))
 _ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
                         r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
 # how a phrase says a side apart from the condition ("broken hip, right side"): it picks the code
@@ -55,6 +59,10 @@ _SIDE = re.compile(r"[,;]?\s*\b((on|of) the (right|left)( side)?|(right|left)[- 
 _NOT_A_SIDE = re.compile(r"\b(right|left)\s+(anterior descending|main|circumflex|coronary|ventric|atri|heart|"
                          r"bundle|colon|hemicolon|portal)\w*", re.I)
 _SIDE_WORDS = re.compile(r"\b(right|left|bilateral|unspecified|side)\b")
+# how ICD-10-CM's poisoning and external-cause codes name an intent (the codes that differ only in it)
+_INTENT_WORDS = re.compile(r"\b(accidental \(unintentional\)|accidental|unintentional|intentional self-harm|assault|"
+                           r"undetermined)")
+_INTENTS = slice(6, 9)  # the intents among _NOT_DEFAULT
 EXTENSION_WEIGHT = 0.1  # what a 7th character's meaning said in the phrase adds to its code's score
 # how phrases say an encounter, as the 7th characters' titles word it
 _ENCOUNTER_WORDS = re.compile(r"\b(first (visit|time|presentation|encounter)|new visit|follow[- ]?up|"
@@ -196,6 +204,7 @@ class Retriever:
         self._not_default = np.zeros((len(entries), len(_NOT_DEFAULT)), dtype=bool)
         self._meaning: list[frozenset | None] = [None] * len(entries)
         self._side_key: list[str | None] = [None] * len(entries)
+        self._intent_key: list[str | None] = [None] * len(entries)  # the title without its intent
 
     @property
     def _scratch(self) -> np.ndarray:
@@ -644,14 +653,19 @@ class Retriever:
                 below = self.assignable_below(e)
                 if mask is not None and len(below):
                     below = below[mask[below]]
-                if placed and len(below):
-                    taken = self._scratch
-                    taken[list(placed)] = True
-                    below = below[~taken[below]]
-                    taken[list(placed)] = False
                 if not len(below):
                     continue
+                # scored with the codes already placed: codes that differ only in side or intent share
+                # the best match among them (_scores_below), placed or not
                 own = self._scores_below(below, query, stage, fusion, scale, text) + self._default_prior(below, text)
+                if placed:
+                    taken = self._scratch
+                    taken[list(placed)] = True
+                    keep = ~taken[below]
+                    taken[list(placed)] = False
+                    below, own = below[keep], own[keep]
+                    if not len(below):
+                        continue
                 rank = 0
                 for j in np.argsort(-own, kind="stable"):
                     leaf = int(below[j])
@@ -701,6 +715,7 @@ class Retriever:
             self._not_default[e] = [bool(rx.search(sided)) for rx in _NOT_DEFAULT]
             self._meaning[e] = frozenset(meaning)
             self._side_key[e] = " ".join(_SIDE_WORDS.sub(" ", title.lower()).split())
+            self._intent_key[e] = " ".join(_INTENT_WORDS.sub(" ", title.lower()).split())
             self._read[e] = True  # last: another thread reads the facts once this is set
 
     def _leaves_open(self, e: int) -> bool:
@@ -766,16 +781,19 @@ class Retriever:
                 parent = base.get(int(parents[j]), -np.inf)
                 scores[j] = parent if np.isfinite(parent) else 0.0
         said, side_said = _words_said(text)
-        if side_said:
+        self._read_titles(entries)
+        if side_said or self._not_default[entries, _INTENTS].any():
             # a side said apart is an axis, not words of the condition: the codes that differ only in
             # side match the condition as well as the best of them ("fracture of hip NOS" is the
-            # unspecified side's synonym), and the side said picks among them (``_default_prior``)
+            # unspecified side's synonym), and the side said picks among them (``_default_prior``).
+            # So is a poisoning's intent, said or not: "..., undetermined" is a closer string than
+            # "..., accidental (unintentional)" to a phrase that names neither, and must not win by it
             groups: dict[str, float] = {}
-            keys = self._side_keys(entries)
+            keys = [" ".join(_INTENT_WORDS.sub(" ", self._side_key[e]).split()) if side_said else self._intent_key[e]
+                    for e in entries.tolist()]
             for key, score in zip(keys, scores.tolist()):
                 groups[key] = max(groups.get(key, -np.inf), score)
             scores = np.array([groups[key] for key in keys])
-        self._read_titles(entries)
         meanings = [self._meaning[e] for e in entries.tolist()]
         scores += [EXTENSION_WEIGHT * len(m & said) / len(m) if m else 0.0 for m in meanings]
         return scores

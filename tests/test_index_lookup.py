@@ -120,6 +120,27 @@ def test_a_value_said_picks_the_code_below_a_hit_that_names_it(index_with_terms,
     assert r.entries.code[below[int(np.argmax(own))]] == first
 
 
+@pytest.mark.parametrize("phrase,first", [
+    ("poisoning by heroin", "T40.1X1A"),  # an intent not said is accidental (guideline I.C.19.e.5.b)
+    ("poisoning by heroin, assault", "T40.1X3A"),
+    ("poisoning by heroin, undetermined intent", "T40.1X4A"),
+])
+def test_an_intent_not_said_is_accidental(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index(c) for c in ("T40.1X1A", "T40.1X3A", "T40.1X4A")])
+    # the undetermined code's own string is the closer one ("..., undetermined" is shorter than
+    # "..., accidental (unintentional)"): the codes that differ only in intent share the best match
+    closer = {r.entry_index("T40.1X4A"): 0.05}
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([closer.get(int(e), 0.0) for e in entries]))
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    assert r.entries.code[below[int(np.argmax(own))]] == first
+
+
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
     from retriever import Retriever
 
