@@ -39,6 +39,10 @@ LEVELS = ("assignable", "all")
 DEFAULT_PRIOR = 0.03
 _ABOVE_CODES = ("chapter", "block", "category")
 _UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
+# a phrase that says the detail is specified elsewhere ("cough, specified NEC": not elsewhere
+# classified) asks for the "other specified" code, ICD-10-CM's reading of NEC, not "unspecified"
+_OTHER_SAID = re.compile(r"\b(nec|not elsewhere classified|specified|other)\b", re.I)
+_OTHER = re.compile(r"\b(other|specified|not elsewhere classified)\b", re.I)
 # values that are not the default when a phrase is silent: a later encounter, a side; a fracture
 # not said to be open is coded closed (ICD-10-CM guideline I.C.19.c.1), healing as routine; a
 # poisoning or an injury whose intent is not said is accidental, and "undetermined" is for records
@@ -201,6 +205,7 @@ class Retriever:
         # filled in as searches meet the codes: reading all 98,000 ICD-10-CM titles at load takes 2.5 s
         self._read = np.zeros(len(entries), dtype=bool)
         self._unspecified = np.zeros(len(entries), dtype=bool)
+        self._other = np.zeros(len(entries), dtype=bool)  # the "other (specified)" code of its parent
         self._not_default = np.zeros((len(entries), len(_NOT_DEFAULT)), dtype=bool)
         self._meaning: list[frozenset | None] = [None] * len(entries)
         self._side_key: list[str | None] = [None] * len(entries)
@@ -685,7 +690,8 @@ class Retriever:
 
     def _default_prior(self, entries: np.ndarray, text: str) -> np.ndarray:
         """A small lead, among the codes below one hit, for the code a coder assigns when the
-        phrase says no more: the "unspecified" one (ICD-10-CM's rule for undocumented detail),
+        phrase says no more: the "unspecified" one (ICD-10-CM's rule for undocumented detail), or
+        the "other specified" one where the phrase says so ("specified", "other", "NEC"),
         and not a side, encounter or sequela the phrase did not say. Smaller than the gap a
         matching word makes, so a phrase that says more still finds its code."""
         said = np.array(_values_said(text), dtype=bool)
@@ -694,7 +700,8 @@ class Retriever:
         # a value said picks the code that names it: a side (right, left, bilateral), an open fracture,
         # an encounter; the share of a title's words said (``_scores_below``) gave "open fracture ...,
         # initial encounter" the closed fracture's code, whose title words the encounter more fully
-        return (DEFAULT_PRIOR * (self._unspecified[entries].astype(np.int64) - (flags & ~said).sum(axis=1))
+        lead = self._other if _OTHER_SAID.search(text) else self._unspecified
+        return (DEFAULT_PRIOR * (lead[entries].astype(np.int64) - (flags & ~said).sum(axis=1))
                 + EXTENSION_WEIGHT * (flags & said).sum(axis=1))
 
     def _read_titles(self, entries: np.ndarray) -> None:
@@ -712,6 +719,7 @@ class Retriever:
             meaning = _words(title[len(titles[p]):]) if p >= 0 and title.startswith(titles[p]) else set()
             sided = _NOT_A_SIDE.sub(" ", title)
             self._unspecified[e] = self._leaves_open(e)
+            self._other[e] = p >= 0 and len(_OTHER.findall(title)) > len(_OTHER.findall(titles[p]))
             self._not_default[e] = [bool(rx.search(sided)) for rx in _NOT_DEFAULT]
             self._meaning[e] = frozenset(meaning)
             self._side_key[e] = " ".join(_SIDE_WORDS.sub(" ", title.lower()).split())

@@ -141,6 +141,25 @@ def test_an_intent_not_said_is_accidental(index_with_terms, monkeypatch, phrase,
     assert r.entries.code[below[int(np.argmax(own))]] == first
 
 
+@pytest.mark.parametrize("phrase,first", [
+    ("cough", "R05.9"),  # nothing said of the kind: the unspecified code
+    ("cough, specified NEC", "R05.8"),  # NEC, "not elsewhere classified": the other specified code
+    ("other cough", "R05.8"),
+])
+def test_a_phrase_saying_specified_or_nec_asks_for_the_other_specified_code(index_with_terms, monkeypatch,  # noqa: F811
+                                                                           phrase, first):
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index(c) for c in ("R05.1", "R05.8", "R05.9")])
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    assert r.entries.code[below[int(np.argmax(own))]] == first
+
+
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
     from retriever import Retriever
 
