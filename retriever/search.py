@@ -52,6 +52,13 @@ _NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), r
                 re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I),
                 re.compile(r"\bundetermined\b", re.I), re.compile(r"\bassault\b", re.I),
                 re.compile(r"\bself[- ]harm\b", re.I))
+# how a phrase says them, in the note languages too ("hemiparesia derecha", "fractura abierta"):
+# the titles are English, the phrases may not be
+_SAID = (_NOT_DEFAULT[0],
+         re.compile(r"\b(right|derech[oa]s?|droite?s?|rechts(seitig\w*)?|rechte[nrs]?)\b", re.I),
+         re.compile(r"\b(left|izquierd[oa]s?|gauches?|links(seitig\w*)?|linke[nrs]?)\b", re.I),
+         re.compile(r"\b(bilateral(es|ly)?|both sides|ambos lados|bilatéra(le?s?|ux)|beidseit\w*|beiderseit\w*)\b", re.I),
+         re.compile(r"\b(open|abiert[oa]s?|ouverte?s?|offene?[nrs]?)\b", re.I)) + _NOT_DEFAULT[5:]
 _ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
                         r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
 # how a phrase says a side apart from the condition ("broken hip, right side"): it picks the code
@@ -83,7 +90,7 @@ def _values_said(text: str) -> tuple[bool, ...]:
     """Which of the non-default values (``_NOT_DEFAULT``) a phrase says, its encounter read as the
     7th characters' titles word it ("follow-up": subsequent encounter); each hit below it asks."""
     sided = _NOT_A_SIDE.sub(" ", _encounter_as_titled(text))
-    return tuple(bool(rx.search(sided)) for rx in _NOT_DEFAULT)
+    return tuple(bool(rx.search(sided)) for rx in _SAID)
 
 
 @lru_cache(maxsize=256)

@@ -160,6 +160,25 @@ def test_a_phrase_saying_specified_or_nec_asks_for_the_other_specified_code(inde
     assert r.entries.code[below[int(np.argmax(own))]] == first
 
 
+@pytest.mark.parametrize("phrase,first", [
+    ("tumor maligno de huesos largos de miembro inferior derecho", "C40.21"),
+    ("tumeur maligne des os longs du membre inférieur gauche", "C40.22"),
+    ("bösartige Neubildung der langen Knochen der rechten unteren Extremität", "C40.21"),
+    ("tumor maligno de huesos largos de miembro inferior", "C40.20"),
+])
+def test_a_side_said_in_a_note_language_picks_its_code(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index(c) for c in ("C40.20", "C40.21", "C40.22")])
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    assert r.entries.code[below[int(np.argmax(own))]] == first
+
+
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
     from retriever import Retriever
 
