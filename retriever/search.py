@@ -51,14 +51,18 @@ _NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), r
                 re.compile(r"\bleft\b", re.I), re.compile(r"\b(bilateral(ly)?|both sides)\b", re.I),
                 re.compile(r"\bopen\b", re.I), re.compile(r"\b(nonunion|malunion|delayed healing)\b", re.I),
                 re.compile(r"\bundetermined\b", re.I), re.compile(r"\bassault\b", re.I),
-                re.compile(r"\bself[- ]harm\b", re.I))
+                re.compile(r"\bself[- ]harm\b", re.I),
+                # hemiplegia and its kin: a right side affected is the dominant one, a left the
+                # non-dominant one, unless the record says otherwise (I.C.6.a)
+                re.compile(r"\bright non-?dominant\b", re.I), re.compile(r"\bleft dominant\b", re.I))
 # how a phrase says them, in the note languages too ("hemiparesia derecha", "fractura abierta"):
 # the titles are English, the phrases may not be
 _SAID = (_NOT_DEFAULT[0],
          re.compile(r"\b(right|derech[oa]s?|droite?s?|rechts(seitig\w*)?|rechte[nrs]?)\b", re.I),
          re.compile(r"\b(left|izquierd[oa]s?|gauches?|links(seitig\w*)?|linke[nrs]?)\b", re.I),
          re.compile(r"\b(bilateral(es|ly)?|both sides|ambos lados|bilatéra(le?s?|ux)|beidseit\w*|beiderseit\w*)\b", re.I),
-         re.compile(r"\b(open|abiert[oa]s?|ouverte?s?|offene?[nrs]?)\b", re.I)) + _NOT_DEFAULT[5:]
+         re.compile(r"\b(open|abiert[oa]s?|ouverte?s?|offene?[nrs]?)\b", re.I)) + _NOT_DEFAULT[5:9] + (
+         re.compile(r"\bnon-?dominant\b", re.I), re.compile(r"(?<!non-)\bdominant\b", re.I))
 _ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
                         r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
 # how a phrase says a side apart from the condition ("broken hip, right side"): it picks the code
@@ -69,7 +73,7 @@ _SIDE = re.compile(r"[,;]?\s*\b((on|of) the (right|left)( side)?|(right|left)[- 
 # "left anterior descending", "right coronary", "left ventricular": the name of a structure, not a side
 _NOT_A_SIDE = re.compile(r"\b(right|left)\s+(anterior descending|main|circumflex|coronary|ventric|atri|heart|"
                          r"bundle|colon|hemicolon|portal)\w*", re.I)
-_SIDE_WORDS = re.compile(r"\b(right|left|bilateral|unspecified|side)\b")
+_SIDE_WORDS = re.compile(r"\b(right|left|bilateral|unspecified|side|non-?dominant|dominant)\b")
 # how ICD-10-CM's poisoning and external-cause codes name an intent (the codes that differ only in it)
 _INTENT_WORDS = re.compile(r"\b(accidental \(unintentional\)|accidental|unintentional|intentional self-harm|assault|"
                            r"undetermined)")

@@ -179,6 +179,27 @@ def test_a_side_said_in_a_note_language_picks_its_code(index_with_terms, monkeyp
     assert r.entries.code[below[int(np.argmax(own))]] == first
 
 
+@pytest.mark.parametrize("phrase,first", [
+    ("hemiplegia, right side", "G81.91"),  # the right side affected is the dominant one (I.C.6.a)
+    ("hemiplegia, left side", "G81.94"),  # the left the non-dominant one
+    ("hemiplegia, right side, non-dominant", "G81.93"),
+    ("hemiplegia, left side, dominant", "G81.92"),
+])
+def test_a_side_affected_is_dominant_on_the_right_unless_said(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
+    from retriever import Retriever
+
+    r = Retriever.load(index_with_terms)
+    below = np.array([r.entry_index(c) for c in ("G81.90", "G81.91", "G81.92", "G81.93", "G81.94")])
+    # the non-default ones with the closer strings of their own
+    closer = {r.entry_index("G81.93"): 0.05, r.entry_index("G81.92"): 0.05}
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([closer.get(int(e), 0.0) for e in entries]))
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    assert r.entries.code[below[int(np.argmax(own))]] == first
+
+
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
     from retriever import Retriever
 
