@@ -96,6 +96,23 @@ def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads
         assert r.entries.code[below[int(np.argmax(own))]] == first, phrase
 
 
+def first_below(index, monkeypatch, codes, phrase, closer=None):
+    """The code below a hit that a phrase picks among ``codes``, each code's own match set to
+    ``closer`` (else 0): ICD-10-CM's 7th characters have no strings of their own and take the score
+    of the code they extend, so only what the phrase says of them tells them apart."""
+    from retriever import Retriever
+
+    r = Retriever.load(index)
+    below = np.array([r.entry_index(c) for c in codes])
+    own = {r.entry_index(c): v for c, v in (closer or {}).items()}
+    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([own.get(int(e), 0.0) for e in entries]))
+    words = condition_words(phrase)
+    vec = r.encoder.queries([words], 1)[0]
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    scores = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    return r.entries.code[below[int(np.argmax(scores))]]
+
+
 @pytest.mark.parametrize("phrase,first", [
     ("other fracture of right femur", "S72.8X1A"),  # closed: the default when the phrase does not say
     ("other fracture of right femur, initial encounter", "S72.8X1A"),
@@ -106,18 +123,7 @@ def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads
     ("other fracture of right femur, follow-up visit", "S72.8X1D"),
 ])
 def test_a_value_said_picks_the_code_below_a_hit_that_names_it(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
-    from retriever import Retriever
-
-    r = Retriever.load(index_with_terms)
-    # ICD-10-CM's 7th characters have no strings of their own: each takes the score of the code it
-    # extends (``_scores_below``), so only what the phrase says of them tells them apart
-    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
-    below = np.array([r.entry_index(c) for c in ("S72.8X1A", "S72.8X1B", "S72.8X1C", "S72.8X1D")])
-    words = condition_words(phrase)
-    vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
-    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
-    assert r.entries.code[below[int(np.argmax(own))]] == first
+    assert first_below(index_with_terms, monkeypatch, ("S72.8X1A", "S72.8X1B", "S72.8X1C", "S72.8X1D"), phrase) == first
 
 
 @pytest.mark.parametrize("phrase,first", [
@@ -126,19 +132,10 @@ def test_a_value_said_picks_the_code_below_a_hit_that_names_it(index_with_terms,
     ("poisoning by heroin, undetermined intent", "T40.1X4A"),
 ])
 def test_an_intent_not_said_is_accidental(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
-    from retriever import Retriever
-
-    r = Retriever.load(index_with_terms)
-    below = np.array([r.entry_index(c) for c in ("T40.1X1A", "T40.1X3A", "T40.1X4A")])
     # the undetermined code's own string is the closer one ("..., undetermined" is shorter than
     # "..., accidental (unintentional)"): the codes that differ only in intent share the best match
-    closer = {r.entry_index("T40.1X4A"): 0.05}
-    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([closer.get(int(e), 0.0) for e in entries]))
-    words = condition_words(phrase)
-    vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
-    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
-    assert r.entries.code[below[int(np.argmax(own))]] == first
+    assert first_below(index_with_terms, monkeypatch, ("T40.1X1A", "T40.1X3A", "T40.1X4A"), phrase,
+                       {"T40.1X4A": 0.05}) == first
 
 
 @pytest.mark.parametrize("phrase,first", [
@@ -148,16 +145,7 @@ def test_an_intent_not_said_is_accidental(index_with_terms, monkeypatch, phrase,
 ])
 def test_a_phrase_saying_specified_or_nec_asks_for_the_other_specified_code(index_with_terms, monkeypatch,  # noqa: F811
                                                                            phrase, first):
-    from retriever import Retriever
-
-    r = Retriever.load(index_with_terms)
-    below = np.array([r.entry_index(c) for c in ("R05.1", "R05.8", "R05.9")])
-    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
-    words = condition_words(phrase)
-    vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
-    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
-    assert r.entries.code[below[int(np.argmax(own))]] == first
+    assert first_below(index_with_terms, monkeypatch, ("R05.1", "R05.8", "R05.9"), phrase) == first
 
 
 @pytest.mark.parametrize("phrase,first", [
@@ -167,16 +155,7 @@ def test_a_phrase_saying_specified_or_nec_asks_for_the_other_specified_code(inde
     ("tumor maligno de huesos largos de miembro inferior", "C40.20"),
 ])
 def test_a_side_said_in_a_note_language_picks_its_code(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
-    from retriever import Retriever
-
-    r = Retriever.load(index_with_terms)
-    below = np.array([r.entry_index(c) for c in ("C40.20", "C40.21", "C40.22")])
-    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.zeros(len(entries)))
-    words = condition_words(phrase)
-    vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
-    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
-    assert r.entries.code[below[int(np.argmax(own))]] == first
+    assert first_below(index_with_terms, monkeypatch, ("C40.20", "C40.21", "C40.22"), phrase) == first
 
 
 @pytest.mark.parametrize("phrase,first", [
@@ -186,18 +165,9 @@ def test_a_side_said_in_a_note_language_picks_its_code(index_with_terms, monkeyp
     ("hemiplegia, left side, dominant", "G81.92"),
 ])
 def test_a_side_affected_is_dominant_on_the_right_unless_said(index_with_terms, monkeypatch, phrase, first):  # noqa: F811
-    from retriever import Retriever
-
-    r = Retriever.load(index_with_terms)
-    below = np.array([r.entry_index(c) for c in ("G81.90", "G81.91", "G81.92", "G81.93", "G81.94")])
     # the non-default ones with the closer strings of their own
-    closer = {r.entry_index("G81.93"): 0.05, r.entry_index("G81.92"): 0.05}
-    monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([closer.get(int(e), 0.0) for e in entries]))
-    words = condition_words(phrase)
-    vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
-    own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
-    assert r.entries.code[below[int(np.argmax(own))]] == first
+    assert first_below(index_with_terms, monkeypatch, ("G81.90", "G81.91", "G81.92", "G81.93", "G81.94"), phrase,
+                       {"G81.93": 0.05, "G81.92": 0.05}) == first
 
 
 def test_codes_that_differ_only_in_side_keep_the_first_stage_order_after_rerank(index_with_terms):  # noqa: F811
