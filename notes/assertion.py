@@ -39,6 +39,7 @@ RULES: dict[str, dict[str, dict[str, list[str]]]] = {
                                  "runs in the family"]},
         "historical": {"preceding": ["history of", "past history of", "past medical history of", "hx of",
                                      "h/o", "previous", "previously", "prior", "status post", "s/p",
+                                     "ex -", "former", "quit", "stopped",
                                      "resolved", "remote", "in the past", "childhood"],
                        "following": ["in the past", "years ago", "resolved", "in childhood", "previously"]},
         "hypothetical": {"preceding": ["if", "in case of", "should", "return if", "return for", "watch for",

@@ -60,6 +60,8 @@ def test_mentions_point_into_the_note(coder):
     ("He denies wheezing attacks.", "en", "wheezing attacks", "negated"),
     ("Mother has type 2 diabetes.", "en", "type 2 diabetes", "family"),
     ("History of asthma.", "en", "asthma", "historical"),
+    ("Ex-smoker.", "en", "smoker", "historical"),
+    ("Former smoker since 2010.", "en", "smoker since 2010", "historical"),
     ("Possible atrial fibrillation.", "en", "atrial fibrillation", "possible"),
     ("Return if wheezing attacks recur.", "en", "wheezing attacks", "hypothetical"),
     ("Anterior STEMI.", "en", "Anterior STEMI", "present"),
