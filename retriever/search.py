@@ -55,14 +55,18 @@ _NOT_DEFAULT = (re.compile(r"\b(subsequent|sequelae?|late effects?)\b", re.I), r
                 # hemiplegia and its kin: a right side affected is the dominant one, a left the
                 # non-dominant one, unless the record says otherwise (I.C.6.a)
                 re.compile(r"\bright non-?dominant\b", re.I), re.compile(r"\bleft dominant\b", re.I))
-# how a phrase says them, in the note languages too ("hemiparesia derecha", "fractura abierta"):
-# the titles are English, the phrases may not be
-_SAID = (_NOT_DEFAULT[0],
-         re.compile(r"\b(right|derech[oa]s?|droite?s?|rechts(seitig\w*)?|rechte[nrs]?)\b", re.I),
-         re.compile(r"\b(left|izquierd[oa]s?|gauches?|links(seitig\w*)?|linke[nrs]?)\b", re.I),
-         re.compile(r"\b(bilateral(es|ly)?|both sides|ambos lados|bilatéra(le?s?|ux)|beidseit\w*|beiderseit\w*)\b", re.I),
-         re.compile(r"\b(open|abiert[oa]s?|ouverte?s?|offene?[nrs]?)\b", re.I)) + _NOT_DEFAULT[5:9] + (
-         re.compile(r"\bnon-?dominant\b", re.I), re.compile(r"(?<!non-)\bdominant\b", re.I))
+_INTENTS = slice(6, 9)  # the intents among _NOT_DEFAULT
+# how a phrase says them where it words them otherwise than the titles do (by place in _NOT_DEFAULT):
+# in the note languages ("hemiparesia derecha", "fractura abierta"), for the titles are English and
+# the phrases may not be; dominance said without its side
+_SAID_OTHERWISE = {
+    1: re.compile(r"\b(right|derech[oa]s?|droite?s?|rechts(seitig\w*)?|rechte[nrs]?)\b", re.I),
+    2: re.compile(r"\b(left|izquierd[oa]s?|gauches?|links(seitig\w*)?|linke[nrs]?)\b", re.I),
+    3: re.compile(r"\b(bilateral(es|ly)?|both sides|ambos lados|bilatéra(le?s?|ux)|beidseit\w*|beiderseit\w*)\b", re.I),
+    4: re.compile(r"\b(open|abiert[oa]s?|ouverte?s?|offene?[nrs]?)\b", re.I),
+    9: re.compile(r"\bnon-?dominant\b", re.I),
+    10: re.compile(r"(?<!non-)\bdominant\b", re.I)}
+_SAID = tuple(_SAID_OTHERWISE.get(i, rx) for i, rx in enumerate(_NOT_DEFAULT))
 _ENCOUNTER = re.compile(r"[,;]?\s*\b(((at |on |the )?(first|initial|new|subsequent|later|follow[- ]?up|second|return)\s+"
                         r"(visit|encounter|presentation|consultation|admission))|follow[- ]?up)\b", re.I)
 # how a phrase says a side apart from the condition ("broken hip, right side"): it picks the code
@@ -77,7 +81,6 @@ _SIDE_WORDS = re.compile(r"\b(right|left|bilateral|unspecified|side|non-?dominan
 # how ICD-10-CM's poisoning and external-cause codes name an intent (the codes that differ only in it)
 _INTENT_WORDS = re.compile(r"\b(accidental \(unintentional\)|accidental|unintentional|intentional self-harm|assault|"
                            r"undetermined)")
-_INTENTS = slice(6, 9)  # the intents among _NOT_DEFAULT
 EXTENSION_WEIGHT = 0.1  # what a 7th character's meaning said in the phrase adds to its code's score
 # how phrases say an encounter, as the 7th characters' titles word it
 _ENCOUNTER_WORDS = re.compile(r"\b(first (visit|time|presentation|encounter)|new visit|follow[- ]?up|"
@@ -221,6 +224,7 @@ class Retriever:
         self._meaning: list[frozenset | None] = [None] * len(entries)
         self._side_key: list[str | None] = [None] * len(entries)
         self._intent_key: list[str | None] = [None] * len(entries)  # the title without its intent
+        self._axes_key: list[str | None] = [None] * len(entries)  # ... and without its side
 
     @property
     def _scratch(self) -> np.ndarray:
@@ -735,6 +739,7 @@ class Retriever:
             self._meaning[e] = frozenset(meaning)
             self._side_key[e] = " ".join(_SIDE_WORDS.sub(" ", title.lower()).split())
             self._intent_key[e] = " ".join(_INTENT_WORDS.sub(" ", title.lower()).split())
+            self._axes_key[e] = " ".join(_INTENT_WORDS.sub(" ", self._side_key[e]).split())
             self._read[e] = True  # last: another thread reads the facts once this is set
 
     def _leaves_open(self, e: int) -> bool:
@@ -808,8 +813,8 @@ class Retriever:
             # So is a poisoning's intent, said or not: "..., undetermined" is a closer string than
             # "..., accidental (unintentional)" to a phrase that names neither, and must not win by it
             groups: dict[str, float] = {}
-            keys = [" ".join(_INTENT_WORDS.sub(" ", self._side_key[e]).split()) if side_said else self._intent_key[e]
-                    for e in entries.tolist()]
+            by = self._axes_key if side_said else self._intent_key
+            keys = [by[e] for e in entries.tolist()]
             for key, score in zip(keys, scores.tolist()):
                 groups[key] = max(groups.get(key, -np.inf), score)
             scores = np.array([groups[key] for key in keys])
