@@ -38,7 +38,9 @@ PAIR_SECONDS = 0.004  # a first guess of the reranker's cost per pair on 2 cores
 LEVELS = ("assignable", "all")
 DEFAULT_PRIOR = 0.03
 _ABOVE_CODES = ("chapter", "block", "category")
-_UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
+# "with unspecified complications" (E11.8) names a complication that is there, unspecified: not
+# the detail left open ("without complications", E11.9, is the index's "diabetes")
+_UNSPECIFIED = re.compile(r"(?<!with )\bunspecified\b", re.I)
 # a phrase that says the detail is specified elsewhere ("cough, specified NEC": not elsewhere
 # classified) asks for the "other specified" code, ICD-10-CM's reading of NEC, not "unspecified"
 _OTHER_SAID = re.compile(r"\b(nec|not elsewhere classified|specified|other)\b", re.I)
@@ -677,17 +679,25 @@ class Retriever:
                     continue
                 # scored with the codes already placed: codes that differ only in side or intent share
                 # the best match among them (_scores_below), placed or not
-                own = self._scores_below(below, query, stage, fusion, scale, text) + self._default_prior(below, text)
+                prior = self._default_prior(below, text)
+                own = self._scores_below(below, query, stage, fusion, scale, text) + prior
                 if placed:
                     taken = self._scratch
                     taken[list(placed)] = True
                     keep = ~taken[below]
                     taken[list(placed)] = False
-                    below, own = below[keep], own[keep]
+                    below, own, prior = below[keep], own[keep], prior[keep]
                     if not len(below):
                         continue
+                # a phrase that says nothing beyond the string that found the category ("tumor" by
+                # "tumor NOS", D49) leaves the detail undocumented: the code a coder assigns then
+                # (the prior's) comes first, whichever code has more strings of its own that resemble it
+                if _words(text) <= _words(self.strings[row[2]]):
+                    order = np.lexsort((-own, -self._said_no_more(below, e, text, prior)))
+                else:
+                    order = np.argsort(-own, kind="stable")
                 rank = 0
-                for j in np.argsort(-own, kind="stable"):
+                for j in order:
                     leaf = int(below[j])
                     if kinds[leaf] == "extension":  # one 7th character per code: its best for the phrase
                         if int(self.parent_index[leaf]) in extended:
@@ -718,6 +728,29 @@ class Retriever:
         lead = self._other if _OTHER_SAID.search(text) else self._unspecified
         return (DEFAULT_PRIOR * (lead[entries].astype(np.int64) - (flags & ~said).sum(axis=1))
                 + EXTENSION_WEIGHT * (flags & said).sum(axis=1))
+
+    def _said_no_more(self, below: np.ndarray, hit: int, text: str, prior: np.ndarray) -> np.ndarray:
+        """The prior of the codes below ``hit`` for a phrase that says nothing beyond the string that
+        found it: the lead goes only to a code every step down to which leaves the detail open (says
+        "unspecified" where its parent did not, repeats its parent's title, or adds a 7th
+        character), D49.9 "... of unspecified site" below D49, not D49.519 "... of unspecified
+        kidney", whose kidney the phrase did not say."""
+        if _OTHER_SAID.search(text):  # "other specified" asked for: the prior's own lead stands
+            return prior
+        titles, kinds, parents = self.entries.title, self.entries.kind, self.parent_index
+        lead = self._unspecified[below]
+        strict = np.zeros(len(below), dtype=bool)
+        for j, e in enumerate(below.tolist()):
+            if not lead[j] and kinds[e] != "extension":
+                continue
+            while e != hit and e >= 0:
+                p = int(parents[e])
+                if p < 0 or not (kinds[e] == "extension" or titles[e] == titles[p]
+                                 or len(_UNSPECIFIED.findall(titles[e])) > len(_UNSPECIFIED.findall(titles[p]))):
+                    break
+                e = p
+            strict[j] = e == hit
+        return prior + DEFAULT_PRIOR * (strict.astype(np.int64) - lead.astype(np.int64))
 
     def _read_titles(self, entries: np.ndarray) -> None:
         """What the prior and the 7th-character choice read in a code's title, read once per code
