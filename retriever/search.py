@@ -38,9 +38,18 @@ PAIR_SECONDS = 0.004  # a first guess of the reranker's cost per pair on 2 cores
 LEVELS = ("assignable", "all")
 DEFAULT_PRIOR = 0.03
 _ABOVE_CODES = ("chapter", "block", "category")
-# "with unspecified complications" (E11.8) names a complication that is there, unspecified: not
-# the detail left open ("without complications", E11.9, is the index's "diabetes")
-_UNSPECIFIED = re.compile(r"(?<!with )\bunspecified\b", re.I)
+_UNSPECIFIED = re.compile(r"\bunspecified\b", re.I)
+_WITH = re.compile(r"\bwith\b", re.I)
+
+
+def _left_open(title: str) -> int:
+    """How often a title says "unspecified" of the detail it leaves open: not after "with", which
+    names something that is there ("with unspecified complications", E11.8; "with loss of
+    consciousness of unspecified duration", S06.0X9): "without complications" (E11.9) is the
+    index's "diabetes", and a "concussion" said no more of is not one with loss of consciousness."""
+    return len(_UNSPECIFIED.findall(_WITH.split(title, 1)[0]))
+
+
 # a phrase that says the detail is specified elsewhere ("cough, specified NEC": not elsewhere
 # classified) asks for the "other specified" code, ICD-10-CM's reading of NEC, not "unspecified"
 _OTHER_SAID = re.compile(r"\b(nec|not elsewhere classified|specified|other)\b", re.I)
@@ -746,7 +755,7 @@ class Retriever:
             while e != hit and e >= 0:
                 p = int(parents[e])
                 if p < 0 or not (kinds[e] == "extension" or titles[e] == titles[p]
-                                 or len(_UNSPECIFIED.findall(titles[e])) > len(_UNSPECIFIED.findall(titles[p]))):
+                                 or _left_open(titles[e]) > _left_open(titles[p])):
                     break
                 e = p
             strict[j] = e == hit
@@ -777,7 +786,8 @@ class Retriever:
 
     def _leaves_open(self, e: int) -> bool:
         """Whether a code is the "unspecified" one of its parent: its title says "unspecified" more
-        often than its parent's does, or its parent below the category is itself such a code.
+        often than its parent's does (not counting one after "with": ``_left_open``), or its parent
+        below the category is itself such a code.
         D49.9 "Neoplasm of unspecified behavior of unspecified site" is, D49.0 "... of unspecified
         behavior of digestive system" is not (its "unspecified" is the category's, D49 "Neoplasms
         of unspecified behavior"); N30.90 "Cystitis, unspecified without hematuria" is, as the
@@ -785,7 +795,7 @@ class Retriever:
         titles, kinds = self.entries.title, self.entries.kind
         while e >= 0:
             p = int(self.parent_index[e])
-            if len(_UNSPECIFIED.findall(titles[e])) > (len(_UNSPECIFIED.findall(titles[p])) if p >= 0 else 0):
+            if _left_open(titles[e]) > (_left_open(titles[p]) if p >= 0 else 0):
                 return True
             # not past a category (in a catalogue without kinds: a code at the top of its hierarchy)
             grand = int(self.parent_index[p]) if p >= 0 else -1

@@ -334,3 +334,16 @@ def test_a_phrase_saying_no_more_than_the_category_string_takes_its_unspecified_
                         + np.array([closer.get(int(e), 0.0) for e in entries]))
     got = r.search(phrase, k=3).candidates
     assert got[0].code == first, [(c.code, c.evidence) for c in got]
+
+
+@pytest.mark.parametrize("title,count", [
+    ("Neoplasm of unspecified behavior of unspecified site", 2),
+    ("Cystitis, unspecified without hematuria", 1),  # "without": nothing named is there
+    ("Type 2 diabetes mellitus with unspecified complications", 0),  # a complication is there
+    ("Concussion with loss of consciousness of unspecified duration", 0),
+    ("Crohn's disease, unspecified, with unspecified complications", 1),
+])
+def test_unspecified_after_with_names_something_that_is_there(title, count):
+    from retriever.search import _left_open
+
+    assert _left_open(title) == count
