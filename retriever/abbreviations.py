@@ -1,5 +1,5 @@
 """Clinical abbreviations read as their long forms before a search: "COPD" is searched as "chronic
-obstructive pulmonary disease (COPD)", "CHF" as "congestive heart failure (CHF)". The catalogue
+obstructive pulmonary disease", "CHF" as "congestive heart failure". The catalogue
 names few abbreviations ("Decompensated COPD" is J44.1's, so "COPD" answered J44.1 before), and
 the matchers read the rest as letters ("CHF" answered R51.9 by the Spanish lexicon's "cefalea").
 
@@ -56,13 +56,5 @@ class Abbreviations:
         return self._senses[abbreviation]
 
     def expand(self, text: str) -> str:
-        """``text`` with each abbreviation whose sense the catalogue tells written as its long form,
-        the abbreviation after it in parentheses."""
-        if not _WORD.search(text):
-            return text
-
-        def long_form(m: re.Match) -> str:
-            sense = self.sense(m.group(0))
-            return sense if sense else m.group(0)
-
-        return _WORD.sub(long_form, text)
+        """``text`` with each abbreviation whose sense the catalogue tells written as its long form."""
+        return _WORD.sub(lambda m: self.sense(m.group(0)) or m.group(0), text)

