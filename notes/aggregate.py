@@ -5,6 +5,7 @@ by a hand-set rule or by a learned model over the same evidence (``Scorer``, log
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -53,7 +54,16 @@ class NoteCode(NamedTuple):
 # plain facts of the match (nothing about the note's source or a code's frequency in any corpus)
 FEATURES = ("score", "inverse_rank", "margin", "firsts", "listed", "uncoded", "not_coded_share", "vocabulary",
             "words", "word_for_word", "title", "synonym", "index_term", "leaf", "depth", "tfidf", "dense", "family",
-            "historical", "possible")
+            "historical", "possible", "evidence_said", "mention_in_evidence")
+
+# Words that say nothing of a finding when a mention's words are held against its evidence's:
+# function words of the note languages and the catalogue's fillers ("NOS", "unspecified")
+FILLERS = frozenset("""a an the of and or with without in on to for by at from as is was were be been nos nec
+unspecified other site sites due not elsewhere classified specified type de del la las el los en y o con sin por
+para un una al que se le les du des et avec sans d l au aux""".split())
+# two words are alike from this Dice overlap of their 3-grams on: a plural, a derivation or another
+# language's spelling of one root ("anesthesia"/"anesthetic", "hypertension"/"hipertensión")
+ALIKE = 0.5
 
 
 class Scorer(NamedTuple):
@@ -311,6 +321,7 @@ def features(slot: dict, code: str) -> tuple:
     words = len(key(mention.get("text", "")).split())
     every = len(slot["listed"] | slot["uncoded"]) or 1
     first = h.score if coded else 0.0
+    said, wanted = _content(mention.get("text", "")), _content(c.evidence or "")
     return (first,
             1.0 / h.rank if coded else 0.0,
             h.top - first if coded else 0.0,
@@ -330,4 +341,33 @@ def features(slot: dict, code: str) -> tuple:
             float((c.scores or {}).get("dense") or 0.0),
             float("family" in slot["said"]),
             float("historical" in slot["said"]),
-            float("possible" in slot["said"]))
+            float("possible" in slot["said"]),
+            # how much of its evidence the mention says ("left eye" for "left eye pain": 2 of 3),
+            # and how much of the mention its evidence holds ("blood pressure 105/60" for
+            # "high blood pressure"); a partial match is a weaker one
+            covered(said, wanted),
+            covered(wanted, said))
+
+
+def _content(text: str) -> list[str]:
+    return [w for w in key(text).split() if w not in FILLERS and not w.isdigit()]
+
+
+@lru_cache(maxsize=1 << 16)
+def _grams(word: str) -> frozenset[str]:
+    padded = f" {word} "
+    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
+
+
+def _alike(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    ga, gb = _grams(a), _grams(b)
+    return 2 * len(ga & gb) >= ALIKE * (len(ga) + len(gb))
+
+
+def covered(words: Sequence[str], wanted: Sequence[str]) -> float:
+    """The share of ``wanted`` that some word of ``words`` is alike (1.0 when nothing is wanted)."""
+    if not wanted:
+        return 1.0
+    return sum(any(_alike(w, x) for w in words) for x in wanted) / len(wanted)

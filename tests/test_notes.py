@@ -338,6 +338,26 @@ def test_a_scorer_reorders_codes_by_its_features():
     assert "features" not in codes[0].as_dict()
 
 
+def test_the_scorer_reads_how_much_of_its_evidence_a_mention_says():
+    from notes.aggregate import FEATURES, covered, rank_codes
+
+    def code_for(text, evidence):
+        c = Candidate("S", "1", "A", "Title", 0.9, evidence, True, {})
+        m = {"start": 0, "end": len(text), "text": text, "assertion": "present", "section": None, "source": "clause"}
+        facts = rank_codes([Hit(m, c, 1, 0.9)], 0.0, lambda *a: [])[0].features
+        return facts[FEATURES.index("evidence_said")], facts[FEATURES.index("mention_in_evidence")]
+
+    # a mention that says only part of its evidence, or more than it holds, is a partial match
+    assert code_for("left eye", "left eye pain") == (pytest.approx(2 / 3), 1.0)
+    assert code_for("blood pressure was 105/60 mmHg", "high blood pressure") == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    # fillers and nonessential modifiers do not count; plurals, derivations and other spellings do
+    assert code_for("tumor", "tumor NOS") == (1.0, 1.0)
+    assert code_for("hipertensión arterial", "Hypertension (arterial) (benign)") == (1.0, 0.5)
+    assert code_for("anesthesia", "Anesthesia, anesthetic") == (1.0, 1.0)
+    assert covered([], ["pain"]) == 0.0 and covered(["pain"], []) == 1.0
+    assert covered(["hypertension"], ["hypertrophy"]) == 0.0
+
+
 @pytest.mark.parametrize("kind", ["trees", "logistic"])
 def test_tune_notes_trains_a_scorer_and_code_uses_it(capsys, tmp_path, example_index, kind):
     import shutil
