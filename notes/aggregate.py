@@ -349,8 +349,9 @@ def features(slot: dict, code: str) -> tuple:
             covered(wanted, said))
 
 
-def _content(text: str) -> list[str]:
-    return [w for w in key(text).split() if w not in FILLERS and not w.isdigit()]
+@lru_cache(maxsize=1 << 16)
+def _content(text: str) -> tuple[str, ...]:
+    return tuple(w for w in key(text).split() if w not in FILLERS and not w.isdigit())
 
 
 @lru_cache(maxsize=1 << 16)
