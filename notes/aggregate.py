@@ -10,6 +10,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from retriever.tfidf import grams
+
 from .mentions import key
 
 # Negated and hypothetical findings do not code: their codes are never selected. They stay in the
@@ -356,8 +358,7 @@ def _content(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 16)
 def _grams(word: str) -> frozenset[str]:
-    padded = f" {word} "
-    return frozenset(padded[i:i + 3] for i in range(len(padded) - 2))
+    return frozenset(grams(word))  # the TF-IDF matcher's padded 3-grams
 
 
 def _alike(a: str, b: str) -> bool:

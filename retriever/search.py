@@ -692,6 +692,7 @@ class Retriever:
         out, placed = [], set()
         kinds = self.entries.kind
         extended = set()  # codes one of whose 7th characters is placed: their others would crowd the list
+        said = _words(text)
         for row in rows:
             e = row[0]
             if self.is_leaf[e]:
@@ -721,7 +722,7 @@ class Retriever:
                 # a phrase that says nothing beyond the string that found the category ("tumor" by
                 # "tumor NOS", D49) leaves the detail undocumented: the code a coder assigns then
                 # (the prior's) comes first, whichever code has more strings of its own that resemble it
-                if _words(text) <= _words(self.strings[row[2]]):
+                if said <= _words(self.strings[row[2]]):
                     order = np.lexsort((-own, -self._said_no_more(below, e, text, prior)))
                 else:
                     order = np.argsort(-own, kind="stable")
