@@ -21,6 +21,7 @@ from .fusion import METHODS, fuse
 from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
 from .index_lookup import NamedTerms, SeeReferences, names_phrase
+from .numbers import PENALTY as NUMBER_PENALTY, StringNumbers, numbers
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -645,15 +646,24 @@ class Retriever:
                 named = named[mask[self.string_entry[named]]]
             found.append(named)
         ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
+        # strings that contradict the phrase's numbers fall behind, where one of the candidates states
+        # one of them: a number no candidate states (an age, a dose) picks nothing (numbers.py)
+        said = numbers(text) if stage == "hybrid" else frozenset()
+        if said and not self.string_numbers.agreeing(ids, said):
+            said = frozenset()
         cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
         scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
         if scale is None and len(ids):  # the same scale for the codes a category brings
             scale = float(bm[ids].max()) or None
         if levels == "all":
-            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit, named)
-        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None, named)
-        query = (vecs[qi] if vecs is not None else None, bm, tf)
+            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit, named, said)
+        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None, named, said)
+        query = (vecs[qi] if vecs is not None else None, bm, tf, said)
         return self._assignable(original, rows, query, stage, fusion, scale, limit, mask)
+
+    @cached_property
+    def string_numbers(self) -> StringNumbers:
+        return StringNumbers(self.strings)
 
     @cached_property
     def named_terms(self) -> NamedTerms | None:
@@ -832,7 +842,7 @@ class Retriever:
     def _own_scores(self, entries: np.ndarray, query, stage: str, fusion: dict, scale) -> np.ndarray:
         """Each entry's best score over its own strings, by the stage's signal (linear fusion for
         hybrid; RRF ranks need the whole candidate set, so its codes are ordered by cosine)."""
-        vec, bm, tf = query
+        vec, bm, tf, said = query
         order, starts = self._strings_of
         first, lengths = starts[entries], starts[entries + 1] - starts[entries]
         total = int(lengths.sum())
@@ -847,6 +857,8 @@ class Retriever:
                          scale or 1.0)
         else:
             score = {"dense": cos, "bm25": bm[sids], "tfidf": tf[sids]}.get(stage, cos).astype(np.float64)
+        if said:
+            score -= NUMBER_PENALTY * self.string_numbers.contradicting(sids, said)
         best = np.full(len(entries), -np.inf)
         has = lengths > 0
         best[has] = np.maximum.reduceat(score, at[has])
@@ -887,9 +899,10 @@ class Retriever:
         return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
-                  fusion: dict, scale: float | None, limit: int | None, named=None):
+                  fusion: dict, scale: float | None, limit: int | None, named=None, said=frozenset()):
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score,
-        the codes of the ``named`` strings (which name the phrase word for word) first.
+        the codes of the ``named`` strings (which name the phrase word for word) first, a string
+        that contradicts the numbers ``said`` (hybrid) ``NUMBER_PENALTY`` lower.
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf, entry]; a list
         of the first ``limit``, or with ``limit`` None an iterator over every code."""
         if not len(ids):
@@ -897,6 +910,8 @@ class Retriever:
         signals = {"dense": cos.astype(np.float64), "bm25": bm.astype(np.float64), "tfidf": tf.astype(np.float64)}
         if stage == "hybrid":
             score = fuse(fusion, signals["dense"], signals["bm25"], signals["tfidf"], scale)
+            if said:
+                score -= NUMBER_PENALTY * self.string_numbers.contradicting(ids, said)
         else:
             score = signals[stage]
             if stage != "dense":

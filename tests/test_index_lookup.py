@@ -91,7 +91,7 @@ def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads
     for phrase, first in ((base, "C40.20"), (f"{base}, right side", "C40.21"), (f"{base} on the left", "C40.22")):
         words = condition_words(phrase)
         vec = r.encoder.queries([words], 1)[0]
-        query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+        query = (vec, r.bm25.scores(words), r.tfidf.scores(words), frozenset())  # no numbers said
         own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
         assert r.entries.code[below[int(np.argmax(own))]] == first, phrase
 
@@ -108,7 +108,7 @@ def first_below(index, monkeypatch, codes, phrase, closer=None):
     monkeypatch.setattr(r, "_own_scores", lambda entries, *args: np.array([own.get(int(e), 0.0) for e in entries]))
     words = condition_words(phrase)
     vec = r.encoder.queries([words], 1)[0]
-    query = (vec, r.bm25.scores(words), r.tfidf.scores(words))
+    query = (vec, r.bm25.scores(words), r.tfidf.scores(words), frozenset())  # no numbers said
     scores = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
     return r.entries.code[below[int(np.argmax(scores))]]
 
