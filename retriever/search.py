@@ -21,7 +21,7 @@ from .fusion import METHODS, fuse
 from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
 from .index_lookup import NamedTerms, SeeReferences, names_phrase
-from .numbers import PENALTY as NUMBER_PENALTY, StringNumbers, numbers
+from .stated import PENALTY as CONTRADICTION_PENALTY, StringValues, stated
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -646,11 +646,11 @@ class Retriever:
                 named = named[mask[self.string_entry[named]]]
             found.append(named)
         ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
-        # strings that contradict the phrase's numbers fall behind, where one of the candidates states
-        # one of them: a number no candidate states (an age, a dose) picks nothing (numbers.py)
-        said = numbers(text) if stage == "hybrid" else frozenset()
-        if said and not self.string_numbers.agreeing(ids, said):
-            said = frozenset()
+        # strings that contradict what the phrase states (a number, acute or chronic) fall behind,
+        # on each axis where one of the candidates states the phrase's value (stated.py)
+        said = stated(text) if stage == "hybrid" else {}
+        if said:
+            said = self.string_values.agreed(ids, said)
         cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
         scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
         if scale is None and len(ids):  # the same scale for the codes a category brings
@@ -662,8 +662,8 @@ class Retriever:
         return self._assignable(original, rows, query, stage, fusion, scale, limit, mask)
 
     @cached_property
-    def string_numbers(self) -> StringNumbers:
-        return StringNumbers(self.strings)
+    def string_values(self) -> StringValues:
+        return StringValues(self.strings)
 
     @cached_property
     def named_terms(self) -> NamedTerms | None:
@@ -858,7 +858,7 @@ class Retriever:
         else:
             score = {"dense": cos, "bm25": bm[sids], "tfidf": tf[sids]}.get(stage, cos).astype(np.float64)
         if said:
-            score -= NUMBER_PENALTY * self.string_numbers.contradicting(sids, said)
+            score -= CONTRADICTION_PENALTY * self.string_values.contradicting(sids, said)
         best = np.full(len(entries), -np.inf)
         has = lengths > 0
         best[has] = np.maximum.reduceat(score, at[has])
@@ -899,10 +899,10 @@ class Retriever:
         return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
-                  fusion: dict, scale: float | None, limit: int | None, named=None, said=frozenset()):
+                  fusion: dict, scale: float | None, limit: int | None, named=None, said=None):
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score,
         the codes of the ``named`` strings (which name the phrase word for word) first, a string
-        that contradicts the numbers ``said`` (hybrid) ``NUMBER_PENALTY`` lower.
+        that contradicts what the phrase ``said`` (hybrid; ``stated.py``) ``CONTRADICTION_PENALTY`` lower.
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf, entry]; a list
         of the first ``limit``, or with ``limit`` None an iterator over every code."""
         if not len(ids):
@@ -911,7 +911,7 @@ class Retriever:
         if stage == "hybrid":
             score = fuse(fusion, signals["dense"], signals["bm25"], signals["tfidf"], scale)
             if said:
-                score -= NUMBER_PENALTY * self.string_numbers.contradicting(ids, said)
+                score -= CONTRADICTION_PENALTY * self.string_values.contradicting(ids, said)
         else:
             score = signals[stage]
             if stage != "dense":

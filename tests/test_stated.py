@@ -1,13 +1,17 @@
-"""A phrase's numbers held against the catalogue strings' (retriever/numbers.py)."""
+"""What a phrase states (numbers, one of two opposites) held against the catalogue strings' (retriever/stated.py)."""
 import pytest
 
-from retriever.numbers import numbers
+from retriever.stated import numbers, stated
 
 CATALOGUE = """code,title,synonyms,parent,billable
 PU,Pressure ulcer of lower back,,,false
 PU.1,"Pressure ulcer of lower back, stage 1",,PU,
 PU.2,"Pressure ulcer of lower back, stage 2","healing pressure ulcer of lower back, stage 2",PU,
 PU.3,"Pressure ulcer of lower back, stage 3",,PU,
+LA,Lactic acidosis,,,false
+LA.0,"Lactic acidosis, unspecified",,LA,
+LA.1,Acute lactic acidosis,acute lactic acidosis with hyperventilation and shock,LA,
+LA.2,Chronic lactic acidosis,,LA,
 """
 
 
@@ -23,8 +27,17 @@ def test_the_numbers_a_text_states(text, expected):
     assert numbers(text) == expected
 
 
+def test_the_opposites_a_text_states_in_any_of_four_languages():
+    assert stated("Acute on chronic heart failure") == {"onset": {"acute", "chronic"}}
+    assert stated("tumor benigno de mama, estadio II") == {"behaviour": {"benign"}, "number": {2}}
+    assert stated("Bösartige Neubildung") == {"behaviour": {"malignant"}}
+    assert stated("déchirure partielle de la coiffe") == {"extent": {"incomplete"}}
+    assert stated("patient with diabetes") == {}
+
+
 @pytest.fixture(scope="module")
 def ulcers(tmp_path_factory, cache_dir):
+    """A small catalogue whose codes differ by a number or by one of two opposites."""
     from index_build.build import build
     from retriever import Retriever
 
@@ -40,8 +53,17 @@ def test_a_string_that_says_another_number_falls_behind_one_that_says_the_phrase
     phrase = "healing pressure ulcer of lower back, stage 1"
     assert ulcers.search(phrase, k=3).candidates[0].code == "PU.1"
     # without the rule the synonym that says every other word of the phrase wins
-    monkeypatch.setattr(search, "NUMBER_PENALTY", 0.0)
+    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
     assert ulcers.search(phrase, k=3).candidates[0].code == "PU.2"
+
+
+def test_a_string_that_says_the_opposite_falls_behind_one_that_says_neither(ulcers, monkeypatch):
+    import retriever.search as search
+
+    phrase = "chronic lactic acidosis with hyperventilation and shock"
+    assert ulcers.search(phrase, k=3).candidates[0].code == "LA.2"
+    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
+    assert ulcers.search(phrase, k=3).candidates[0].code == "LA.1"
 
 
 def test_a_number_no_string_states_changes_nothing(ulcers, monkeypatch):
@@ -49,5 +71,5 @@ def test_a_number_no_string_states_changes_nothing(ulcers, monkeypatch):
 
     phrase = "healing pressure ulcer of lower back in a man of 45"
     ranked = [(c.code, c.score) for c in ulcers.search(phrase, k=3).candidates]
-    monkeypatch.setattr(search, "NUMBER_PENALTY", 0.0)
+    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
     assert ranked == [(c.code, c.score) for c in ulcers.search(phrase, k=3).candidates]

@@ -1,0 +1,120 @@
+"""What a phrase states that a catalogue string can contradict: its numbers, and one of a pair of
+opposites (acute or chronic, benign or malignant, congenital or acquired, ...).
+
+A number in a catalogue string is a value a coder checks, not a word among others: "stage 1"
+against "stage 2" of a pressure ulcer, "type 2" against "type 1" heparin-induced
+thrombocytopenia, "40 weeks" of gestation against "39 weeks", "1-3 binge eating episodes"
+against "8-13". So is the side of a pair of opposites: "chronic lactic acidosis" is not "Acute
+lactic acidosis", a "benign neoplasm of brain stem" not the malignant one. To the three signals
+such a value is one token or one 3-gram among many, so a string that says everything else and the
+wrong value outscored the right code's own (README, "Values a phrase states").
+
+Read as numbers: runs of digits not glued to a letter before them ("stage 2", "CMML-2", "1-3",
+"36.0", "5th"; not "HER2", "C3", "T4") and Roman numerals I to X after a word that counts
+("type II", "estadio V", "Stadium III"). Opposites: the words of ``OPPOSITES`` in English,
+Spanish, French and German, accents folded. "with" and "without" are not among them: "with" is
+also a phrase's connector ("patient with diabetes" is not "diabetes with complications").
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .tokenize import fold
+
+DIGITS = re.compile(r"(?<![^\W\d_])(\d+)(?!\d)")
+ROMAN_AFTER = re.compile(r"\b(?:type|stage|grade|class|degree|phase|level|tipo|estadio|grado|clase|fase|nivel|"
+                         r"typ|stadium|grad|klasse|stade|classe)\s+(x|ix|iv|v?i{1,3}|v)[abc]?\b", re.I)
+ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+# axis -> value -> the words (folded) that state it. Opposites that qualify the condition itself;
+# not those of a place in the body (upper/lower, superior/inferior, anterior/posterior,
+# proximal/distal): there a string of another structure states the phrase's value ("párpado
+# superior" for "canino superior") and the site is what the searches match anyway (README)
+OPPOSITES = {
+    "onset": {
+        "acute": "acute agudo aguda agudos agudas aigu aigue aigus aigues akut akute akuter akutes akuten",
+        "chronic": "chronic cronico cronica cronicos cronicas chronique chroniques chronisch chronische chronischer "
+                   "chronisches chronischen"},
+    "behaviour": {
+        "benign": "benign benigno benigna benignos benignas benin benigne benins benignes gutartig gutartige "
+                  "gutartiger gutartiges gutartigen",
+        "malignant": "malignant maligno maligna malignos malignas malin maligne malins malignes bosartig bosartige "
+                     "bosartiger bosartiges bosartigen"},
+    "origin": {
+        "congenital": "congenital congenito congenita congenitos congenitas congenitale congenitaux angeboren "
+                      "angeborene angeborener angeborenes kongenital kongenitale",
+        "acquired": "acquired adquirido adquirida adquiridos adquiridas acquis acquise acquises erworben "
+                    "erworbene erworbener erworbenes"},
+    "order": {
+        "primary": "primary primario primaria primarios primarias primaire primaires primar primare primarer",
+        "secondary": "secondary secundario secundaria secundarios secundarias secondaire secondaires sekundar "
+                     "sekundare sekundarer"},
+    "extent": {
+        "complete": "complete completo completa completos completas complet completes komplett komplette "
+                    "kompletter vollstandig vollstandige",
+        "incomplete": "incomplete partial incompleto incompleta incompletos incompletas parcial parciales incomplet "
+                      "incompletes partiel partielle inkomplett inkomplette unvollstandig unvollstandige partiell "
+                      "partielle"},
+}
+_WORDS = {w: (axis, value) for axis, values in OPPOSITES.items() for value, words in values.items()
+          for w in words.split()}
+_WORD = re.compile(r"[a-z]+")
+# what a string that contradicts the phrase gives up of its fused score: about all that a match of
+# every word but the value earns, so it falls behind the strings that state the phrase's value and
+# those that state none ("chronic kidney disease" for "... stage 3" where only stage V is named)
+PENALTY = 1.0
+
+
+def numbers(text: str) -> frozenset[int]:
+    """The numbers ``text`` states (module docstring), as integers ("07" is 7)."""
+    found = {int(d) for d in DIGITS.findall(text)}
+    found.update(ROMAN[m.lower()] for m in ROMAN_AFTER.findall(text))
+    return frozenset(found)
+
+
+def stated(text: str) -> dict[str, frozenset]:
+    """What ``text`` states, by axis: "number" (its numbers) and each axis of ``OPPOSITES`` it
+    names a value of (both values where it says both: "acute on chronic")."""
+    out: dict[str, set] = {}
+    if found := numbers(text):
+        out["number"] = set(found)
+    for w in _WORD.findall(fold(text)):
+        if (hit := _WORDS.get(w)) is not None:
+            out.setdefault(hit[0], set()).add(hit[1])
+    return {axis: frozenset(values) for axis, values in out.items()}
+
+
+class StringValues:
+    """What catalogue strings state, read when a phrase that states something meets them (reading
+    all 192k ICD-10-CM strings up front took a second)."""
+
+    def __init__(self, strings: list[str]):
+        self.strings = strings
+        self.read: dict[int, dict[str, frozenset]] = {}
+
+    def _of(self, i: int) -> dict[str, frozenset]:
+        found = self.read.get(i)
+        if found is None:
+            found = self.read[i] = stated(self.strings[i])
+        return found
+
+    def contradicting(self, ids: np.ndarray, said: dict[str, frozenset]) -> np.ndarray:
+        """Which of the strings ``ids`` state, on an axis the phrase states, only other values."""
+        def contradicts(i: int) -> bool:
+            own = self._of(i)
+            return any((values := own.get(axis)) and not values & wanted for axis, wanted in said.items())
+        return np.fromiter((contradicts(i) for i in ids.tolist()), dtype=bool, count=len(ids))
+
+    def agreed(self, ids: np.ndarray, said: dict[str, frozenset]) -> dict[str, frozenset]:
+        """The axes of ``said`` on which one of the strings ``ids`` states one of the phrase's values:
+        on the others nothing is held against the strings (a number no string states, an age, a
+        dose, picks nothing)."""
+        left, out = dict(said), {}
+        for i in ids.tolist():
+            own = self._of(i)
+            for axis in [a for a in left if (values := own.get(a)) and values & left[a]]:
+                out[axis] = left.pop(axis)
+            if not left:
+                break
+        return out
