@@ -21,7 +21,7 @@ from .fusion import METHODS, fuse
 from .hierarchy import code_tables, dotless
 from .onnx_models import CARD, OnnxCrossEncoder, OnnxEncoder
 from .index_lookup import NamedTerms, SeeReferences, names_phrase
-from .stated import PENALTY as CONTRADICTION_PENALTY, StringValues, stated
+from .stated import StringValues, stated
 from .tfidf import CharTfidf
 
 MAX_QUERY_CHARS = 2000
@@ -858,7 +858,7 @@ class Retriever:
         else:
             score = {"dense": cos, "bm25": bm[sids], "tfidf": tf[sids]}.get(stage, cos).astype(np.float64)
         if said:
-            score -= CONTRADICTION_PENALTY * self.string_values.contradicting(sids, said)
+            score -= self.string_values.penalties(sids, said)
         best = np.full(len(entries), -np.inf)
         has = lengths > 0
         best[has] = np.maximum.reduceat(score, at[has])
@@ -902,7 +902,7 @@ class Retriever:
                   fusion: dict, scale: float | None, limit: int | None, named=None, said=None):
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score,
         the codes of the ``named`` strings (which name the phrase word for word) first, a string
-        that contradicts what the phrase ``said`` (hybrid; ``stated.py``) ``CONTRADICTION_PENALTY`` lower.
+        that contradicts what the phrase ``said`` (hybrid) lower, one silent on it a little lower (``stated.py``).
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf, entry]; a list
         of the first ``limit``, or with ``limit`` None an iterator over every code."""
         if not len(ids):
@@ -911,7 +911,7 @@ class Retriever:
         if stage == "hybrid":
             score = fuse(fusion, signals["dense"], signals["bm25"], signals["tfidf"], scale)
             if said:
-                score -= CONTRADICTION_PENALTY * self.string_values.contradicting(ids, said)
+                score -= self.string_values.penalties(ids, said)
         else:
             score = signals[stage]
             if stage != "dense":

@@ -35,6 +35,18 @@ def test_the_opposites_a_text_states_in_any_of_four_languages():
     assert stated("patient with diabetes") == {}
 
 
+def test_a_string_gives_up_all_for_another_value_and_a_little_for_none():
+    import numpy as np
+
+    from retriever.stated import PENALTY, SILENT, StringValues
+
+    values = StringValues(["ulcer, stage 1", "ulcer, stage 2", "ulcer", "chronic ulcer, stage 1", "acute ulcer"])
+    said = stated("chronic ulcer stage 1")
+    assert values.agreed(np.arange(3), said) == {"number": frozenset({1})}
+    assert values.penalties(np.arange(5), said).tolist() == [SILENT, PENALTY, SILENT, 0.0, PENALTY]
+    assert 0 < SILENT < PENALTY
+
+
 @pytest.fixture(scope="module")
 def ulcers(tmp_path_factory, cache_dir):
     """A small catalogue whose codes differ by a number or by one of two opposites."""
@@ -48,28 +60,28 @@ def ulcers(tmp_path_factory, cache_dir):
 
 
 def test_a_string_that_says_another_number_falls_behind_one_that_says_the_phrases(ulcers, monkeypatch):
-    import retriever.search as search
+    import retriever.stated as stated_module
 
     phrase = "healing pressure ulcer of lower back, stage 1"
     assert ulcers.search(phrase, k=3).candidates[0].code == "PU.1"
     # without the rule the synonym that says every other word of the phrase wins
-    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
+    monkeypatch.setattr(stated_module, "PENALTY", 0.0)
     assert ulcers.search(phrase, k=3).candidates[0].code == "PU.2"
 
 
 def test_a_string_that_says_the_opposite_falls_behind_one_that_says_neither(ulcers, monkeypatch):
-    import retriever.search as search
+    import retriever.stated as stated_module
 
     phrase = "chronic lactic acidosis with hyperventilation and shock"
     assert ulcers.search(phrase, k=3).candidates[0].code == "LA.2"
-    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
+    monkeypatch.setattr(stated_module, "PENALTY", 0.0)
     assert ulcers.search(phrase, k=3).candidates[0].code == "LA.1"
 
 
 def test_a_number_no_string_states_changes_nothing(ulcers, monkeypatch):
-    import retriever.search as search
+    import retriever.stated as stated_module
 
     phrase = "healing pressure ulcer of lower back in a man of 45"
     ranked = [(c.code, c.score) for c in ulcers.search(phrase, k=3).candidates]
-    monkeypatch.setattr(search, "CONTRADICTION_PENALTY", 0.0)
+    monkeypatch.setattr(stated_module, "PENALTY", 0.0)
     assert ranked == [(c.code, c.score) for c in ulcers.search(phrase, k=3).candidates]
