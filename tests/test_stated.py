@@ -32,7 +32,18 @@ def test_the_opposites_a_text_states_in_any_of_four_languages():
     assert stated("tumor benigno de mama, estadio II") == {"behaviour": {"benign"}, "number": {2}}
     assert stated("Bösartige Neubildung") == {"behaviour": {"malignant"}}
     assert stated("déchirure partielle de la coiffe") == {"extent": {"incomplete"}}
-    assert stated("patient with diabetes") == {}
+    assert stated("patient with diabetes") == {"with diabete": {"with"}}
+    assert stated("hernia inguinal sin gangrena") == {"with gangrena": {"without"}}
+
+
+def test_with_and_without_oppose_only_for_the_same_word_and_silence_costs_nothing_there():
+    import numpy as np
+
+    from retriever.stated import PENALTY, StringValues
+
+    values = StringValues(["hernia with gangrene", "hernia without obstruction", "hernia"])
+    said = stated("hernia without gangrene")
+    assert values.penalties(np.arange(3), said).tolist() == [PENALTY, 0.0, 0.0]
 
 
 def test_a_string_gives_up_all_for_another_value_and_a_little_for_none():
