@@ -648,17 +648,17 @@ class Retriever:
         ids = np.unique(np.concatenate(found)).astype(np.int64) if found else np.zeros(0, np.int64)
         # strings that contradict what the phrase states (a number, acute or chronic) fall behind,
         # on each axis where one of the candidates states the phrase's value (stated.py)
-        said = stated(text) if stage == "hybrid" else {}
-        if said:
-            said = self.string_values.agreed(ids, said)
+        values = stated(text) if stage == "hybrid" else {}
+        if values:
+            values = self.string_values.agreed(ids, values)
         cos = self.vectors[ids] @ vecs[qi] if vecs is not None else np.zeros(len(ids), np.float32)
         scale = self.bm25.ceiling(text) if fusion.get("bm25_norm") == "ceiling" else None
         if scale is None and len(ids):  # the same scale for the codes a category brings
             scale = float(bm[ids].max()) or None
         if levels == "all":
-            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit, named, said)
-        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None, named, said)
-        query = (vecs[qi] if vecs is not None else None, bm, tf, said)
+            return self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, limit, named, values)
+        rows = self._collapse(ids, cos, bm[ids], tf[ids], stage, fusion, scale, None, named, values)
+        query = (vecs[qi] if vecs is not None else None, bm, tf, values)
         return self._assignable(original, rows, query, stage, fusion, scale, limit, mask)
 
     @cached_property
@@ -842,7 +842,7 @@ class Retriever:
     def _own_scores(self, entries: np.ndarray, query, stage: str, fusion: dict, scale) -> np.ndarray:
         """Each entry's best score over its own strings, by the stage's signal (linear fusion for
         hybrid; RRF ranks need the whole candidate set, so its codes are ordered by cosine)."""
-        vec, bm, tf, said = query
+        vec, bm, tf, values = query
         order, starts = self._strings_of
         first, lengths = starts[entries], starts[entries + 1] - starts[entries]
         total = int(lengths.sum())
@@ -857,8 +857,8 @@ class Retriever:
                          scale or 1.0)
         else:
             score = {"dense": cos, "bm25": bm[sids], "tfidf": tf[sids]}.get(stage, cos).astype(np.float64)
-        if said:
-            score -= self.string_values.penalties(sids, said)
+        if values:
+            score -= self.string_values.penalties(sids, values)
         best = np.full(len(entries), -np.inf)
         has = lengths > 0
         best[has] = np.maximum.reduceat(score, at[has])
@@ -899,10 +899,11 @@ class Retriever:
         return scores
 
     def _collapse(self, ids: np.ndarray, cos: np.ndarray, bm: np.ndarray, tf: np.ndarray, stage: str,
-                  fusion: dict, scale: float | None, limit: int | None, named=None, said=None):
+                  fusion: dict, scale: float | None, limit: int | None, named=None, values=None):
         """Strings -> codes: each code keeps its best string as evidence; ranked by stage score,
         the codes of the ``named`` strings (which name the phrase word for word) first, a string
-        that contradicts what the phrase ``said`` (hybrid) lower, one silent on it a little lower (``stated.py``).
+        that contradicts the ``values`` the phrase states (hybrid) lower, one silent on them a little
+        lower (``stated.py``).
         Rows: [entry, stage score, evidence string, rerank score, cosine, bm25, tfidf, entry]; a list
         of the first ``limit``, or with ``limit`` None an iterator over every code."""
         if not len(ids):
@@ -910,8 +911,8 @@ class Retriever:
         signals = {"dense": cos.astype(np.float64), "bm25": bm.astype(np.float64), "tfidf": tf.astype(np.float64)}
         if stage == "hybrid":
             score = fuse(fusion, signals["dense"], signals["bm25"], signals["tfidf"], scale)
-            if said:
-                score -= self.string_values.penalties(ids, said)
+            if values:
+                score -= self.string_values.penalties(ids, values)
         else:
             score = signals[stage]
             if stage != "dense":

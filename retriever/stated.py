@@ -64,9 +64,11 @@ _WORDS = {w: (axis, value) for axis, values in OPPOSITES.items() for value, word
 _WORD = re.compile(r"[a-z]+")
 # "with X" against "without X", for the same X: each word after "with" or "without" (its small
 # words skipped) is an axis of its own, "with gangrene" and "without gangrene" its two values
+WITH_AXIS = "with "  # the prefix of such an axis's name
 WITH = {"with": "with", "con": "with", "avec": "with", "mit": "with",
         "without": "without", "sin": "without", "sans": "without", "ohne": "without"}
-_SMALL = frozenset(STOPWORDS["en"] | STOPWORDS["es"] | STOPWORDS["de"] | {"le", "la", "les", "un", "une", "des", "du", "de"})
+_SMALL = frozenset(STOPWORDS["en"] | STOPWORDS["es"] | STOPWORDS["de"]
+                   | {"le", "la", "les", "un", "une", "des", "du", "de"})  # French has no BM25 list
 _NOTHING: dict[str, frozenset] = {}
 # what a string that contradicts the phrase gives up of its fused score: about all that a match of
 # every word but the value earns, so it falls behind the strings that state the phrase's value and
@@ -99,7 +101,7 @@ def stated(text: str) -> dict[str, frozenset]:
         elif (polarity := WITH.get(w)) is not None:
             after = next((x for x in words[j + 1:j + 4] if x not in _SMALL and x not in WITH), None)
             if after is not None:
-                out.setdefault("with " + stem(after), set()).add(polarity)
+                out.setdefault(WITH_AXIS + stem(after), set()).add(polarity)
     return {axis: frozenset(values) for axis, values in out.items()}
 
 
@@ -126,7 +128,7 @@ class StringValues:
             for axis, wanted in said.items():
                 values = own.get(axis)
                 if not values:
-                    if not axis.startswith("with "):
+                    if not axis.startswith(WITH_AXIS):
                         out = SILENT
                 elif not values & wanted:
                     return PENALTY
