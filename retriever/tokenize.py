@@ -27,6 +27,8 @@ MIN_PART = 4  # shorter pieces ("ei", "ton") split too much
 
 def fold(text: str) -> str:
     """Lowercase and strip accents, so that "Cáncer" and "cancer" meet."""
+    if text.isascii():  # nothing to strip (most English strings): the character loop is most of the cost
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
