@@ -195,13 +195,19 @@ class NoteCoder:
                                                                abbreviations=False)
                            if unique else []))
         hits = [h for m, q in zip(found, queries) for h in mention_hits(m, results[q].candidates)]
-        codes = rank_codes(hits, float(threshold), self._ancestors, self.scorer if scoring == "index" else None)
+        codes = rank_codes(hits, float(threshold), self._ancestors, self.scorer if scoring == "index" else None,
+                           self._category)
         notes = {r.rerank for r in results.values()}
         return NoteResult(codes, float(threshold), source, language, len(found),
                           notes.pop() if len(notes) == 1 else "applied to some mentions" if notes else "no mentions")
 
     def _ancestors(self, code: str, system: str, version: str) -> list[str]:
         return self.retriever.ancestors(code, system, version)
+
+    def _category(self, code: str, system: str, version: str) -> str:
+        e = self.retriever.entry_index(code, system, version)
+        above = self.retriever.category_of(e) if e >= 0 else -1
+        return self.retriever.entries.code[above] if above >= 0 else code
 
 
 def _past_triggers(doc, start: int, end: int, triggers: dict[str, list[tuple[str, ...]]]) -> int:

@@ -5,6 +5,7 @@ by a hand-set rule or by a learned model over the same evidence (``Scorer``, log
 from __future__ import annotations
 
 import math
+from collections import Counter
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -56,7 +57,7 @@ class NoteCode(NamedTuple):
 # plain facts of the match (nothing about the note's source or a code's frequency in any corpus)
 FEATURES = ("score", "inverse_rank", "margin", "firsts", "listed", "uncoded", "not_coded_share", "vocabulary",
             "words", "word_for_word", "title", "synonym", "index_term", "leaf", "depth", "tfidf", "dense", "family",
-            "historical", "possible", "evidence_said", "mention_in_evidence")
+            "historical", "possible", "evidence_said", "mention_in_evidence", "same_category")
 
 # Words that say nothing of a finding when a mention's words are held against its evidence's:
 # function words of the note languages and the catalogue's fillers ("NOS", "unspecified")
@@ -237,7 +238,8 @@ def first_stage(candidate) -> float:
     return float(candidate.score if fused is None else fused)
 
 
-def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Trees | None = None) -> list[NoteCode]:
+def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Trees | None = None,
+               category=None) -> list[NoteCode]:
     """Codes in score order. A code's score is its best mention's candidate score, less
     ``RANK_PENALTY`` per rank below that mention's first, plus ``REPEAT_BONUS`` for each further
     mention it came first for; only mentions that code (not negated, not hypothetical) count if it
@@ -245,8 +247,10 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Tr
     reaches ``threshold``. A code whose
     ancestor also came up is merged with it, into whichever of the two scored higher. Codes of
     the ``ENCOUNTER_BLOCKS`` (the reason for an encounter) are not proposed.
-    ``ancestors(code, system, version)`` gives a code's ancestor codes. With a ``scorer``, a code's
-    score is what it makes of the code's features instead (the merging and selecting as above)."""
+    ``ancestors(code, system, version)`` gives a code's ancestor codes, ``category(code, system,
+    version)`` its category (ICD-10's 3-character code; without it each code is its own). With a
+    ``scorer``, a code's score is what it makes of the code's features instead (the merging and
+    selecting as above)."""
     by_code: dict[tuple, dict] = {}
     for h in hits:
         c = h.candidate
@@ -291,7 +295,11 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Tr
                     break
     kept = [(k, slot) for k, slot in by_code.items()
             if not (k[0] in ENCOUNTER_BLOCKS and ENCOUNTER_BLOCKS[k[0]] in ancestors(k[2], k[0], k[1]))]
-    facts = [features(slot, k[2]) for k, slot in kept]
+    # how many other codes of the note share a code's category: where one word brought up several
+    # ("tumor": D49.0, D49.2, D49.9), each is less likely the one the note means
+    groups = [(k[0], k[1], category(k[2], k[0], k[1]) if category is not None else k[2]) for k, _ in kept]
+    crowd = Counter(groups)
+    facts = [features(slot, k[2]) + (float(crowd[g] - 1),) for (k, slot), g in zip(kept, groups)]
     # a learned scorer scores the note's codes together (trees walk them all at once)
     learned = scorer.many(np.asarray(facts, dtype=float)) if scorer is not None and facts else None
     ranked = []
@@ -315,7 +323,8 @@ def rank_codes(hits: list[Hit], threshold: float, ancestors, scorer: Scorer | Tr
 
 
 def features(slot: dict, code: str) -> tuple:
-    """``FEATURES`` of one code: read from its best mention that codes it (else its best one)."""
+    """``FEATURES`` of one code but the last (``same_category``, a fact of the whole note): read
+    from its best mention that codes it (else its best one)."""
     h = slot["hit"]
     coded = h is not None
     c = h.candidate if coded else slot["cand"]

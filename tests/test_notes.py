@@ -115,6 +115,33 @@ def test_a_code_and_its_ancestor_are_not_both_proposed():
     assert {m["start"] for m in codes[0].mentions} == {0, 5}
 
 
+def test_a_code_knows_how_many_other_codes_of_the_note_share_its_category():
+    # "tumor" brings up D49.0, D49.2 and D49.9: each is one of three readings of one word, a fact
+    # the learned scorer reads (same_category); a catalogue without categories counts each code alone
+    from notes.aggregate import FEATURES
+
+    def cand(code, score):
+        return Candidate("S", "1", code, code, score, code, True, {})
+
+    mention = {"start": 0, "end": 5, "text": "tumor", "assertion": "present", "section": None, "source": "clause"}
+    other = {**mention, "start": 6, "end": 10, "text": "cough"}
+    hits = [Hit(mention, cand("D49.0", 0.9), 1, 0.9), Hit(mention, cand("D49.2", 0.8), 2, 0.9),
+            Hit(mention, cand("D49.9", 0.7), 3, 0.9), Hit(other, cand("R05.9", 0.6), 1, 0.6)]
+    at = FEATURES.index("same_category")
+    codes = rank_codes(hits, 0.3, lambda *a: [], category=lambda code, s, v: code[:3])
+    assert {c.code: c.features[at] for c in codes} == {"D49.0": 2.0, "D49.2": 2.0, "D49.9": 2.0, "R05.9": 0.0}
+    assert all(len(c.features) == len(FEATURES) for c in codes)
+    alone = rank_codes(hits, 0.3, lambda *a: [])
+    assert {c.features[at] for c in alone} == {0.0}
+
+
+def test_a_code_s_category_is_read_from_the_catalogue(coder):
+    # a catalogue without kinds: the top ancestor that can be suggested stands for the category
+    assert coder._category("CARD.MI.ANT", "EXAMPLE-REGISTRY", "2026") == "CARD"
+    assert coder._category("CARD", "EXAMPLE-REGISTRY", "2026") == "CARD"
+    assert coder._category("NO.SUCH", "EXAMPLE-REGISTRY", "2026") == "NO.SUCH"
+
+
 def test_encounter_codes_are_not_proposed_from_mentions():
     # "at follow-up" names Z09 "Encounter for follow-up examination ...": the reason for a visit,
     # which a note's narrative does not give; the same code elsewhere, or in another system, stays
