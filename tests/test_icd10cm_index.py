@@ -228,12 +228,12 @@ def test_the_unspecified_code_is_the_one_that_leaves_open_what_its_parent_names(
 
     r = Retriever.load(index_with_terms)
     below = np.array([r.entry_index("D49.2"), r.entry_index("D49.9")])
-    prior = r._default_prior(below, "new growth")
+    prior = r.titles.default_prior(below, "new growth")
     assert prior[1] > prior[0]
     # below a subcategory that leaves the bones open, its codes leave them open too (the side is
     # another axis, which the prior reads apart)
-    assert r._leaves_open(r.entry_index("C40.90")) and r._leaves_open(r.entry_index("C40.91"))
-    assert not r._leaves_open(r.entry_index("C40.82"))
+    assert r.titles.leaves_open(r.entry_index("C40.90")) and r.titles.leaves_open(r.entry_index("C40.91"))
+    assert not r.titles.leaves_open(r.entry_index("C40.82"))
 
 
 def test_a_code_that_needs_an_encounter_says_when_the_phrase_gave_none(index_with_terms):

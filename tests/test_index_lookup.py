@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from retriever.index_lookup import NamedTerms, SeeReferences, named_keys, names_phrase
-from retriever.search import condition_words
+from retriever.titles import condition_words
 
 from .test_icd10cm_index import index_with_terms  # noqa: F401  (the fixture index with index terms)
 
@@ -92,7 +92,7 @@ def test_the_side_said_picks_the_code_below_a_hit_and_the_unspecified_side_leads
         words = condition_words(phrase)
         vec = r.encoder.queries([words], 1)[0]
         query = (vec, r.bm25.scores(words), r.tfidf.scores(words), frozenset())  # no numbers said
-        own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+        own = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r.titles.default_prior(below, phrase)
         assert r.entries.code[below[int(np.argmax(own))]] == first, phrase
 
 
@@ -109,7 +109,7 @@ def first_below(index, monkeypatch, codes, phrase, closer=None):
     words = condition_words(phrase)
     vec = r.encoder.queries([words], 1)[0]
     query = (vec, r.bm25.scores(words), r.tfidf.scores(words), frozenset())  # no numbers said
-    scores = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r._default_prior(below, phrase)
+    scores = r._scores_below(below, query, "hybrid", r.fusion, None, phrase) + r.titles.default_prior(below, phrase)
     return r.entries.code[below[int(np.argmax(scores))]]
 
 
@@ -193,7 +193,7 @@ def test_a_see_reference_finds_the_targets_subterm(index_with_terms):  # noqa: F
 
 
 def test_the_name_of_a_structure_is_no_side():
-    from retriever.search import missing_detail
+    from retriever.titles import missing_detail
 
     lad = "ST elevation (STEMI) myocardial infarction involving left anterior descending coronary artery"
     assert missing_detail("heart attack, anterior wall", lad) == ()
@@ -344,6 +344,6 @@ def test_a_phrase_saying_no_more_than_the_category_string_takes_its_unspecified_
     ("Crohn's disease, unspecified, with unspecified complications", 1),
 ])
 def test_unspecified_after_with_names_something_that_is_there(title, count):
-    from retriever.search import _left_open
+    from retriever.titles import _left_open
 
     assert _left_open(title) == count
