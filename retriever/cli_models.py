@@ -58,41 +58,44 @@ def add_parsers(sub, index_arg) -> None:
     tusub = tu.add_subparsers(dest="what", required=True)
     tf = tusub.add_parser("fusion", help="fusion weights for this index's catalogue, language and encoder")
     index_arg(tf)
-    tf.add_argument("--dev", metavar="GOLD.jsonl", action="append", default=[], required=True,
-                    help="dev gold set (repeatable; never a test set)")
-    tf.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
-    tf.add_argument("--quiet", action="store_true", help="no progress bar")
+    _dev_sets(tf, "GOLD.jsonl", "dev gold set (repeatable; never a test set)")
+    _report_only(tf)
     tn = tusub.add_parser("notes", help="how a note's codes are scored (--train: a learned scorer) and the score "
                                          "they need to be selected (medcode code), chosen on dev notes")
     index_arg(tn)
-    tn.add_argument("--dev", metavar="NOTES.jsonl", action="append", default=[], required=True,
-                    help='dev notes, {"text": ..., "codes": [...]} a line (repeatable; never a test set)')
+    _dev_sets(tn, "NOTES.jsonl", 'dev notes, {"text": ..., "codes": [...]} a line (repeatable; never a test set)')
     tn.add_argument("--train", metavar="NOTES.jsonl", action="append", default=[],
                     help="fit a note scorer on these notes' gold codes first (repeatable; a train split)")
     tn.add_argument("--scorer", choices=("trees", "logistic"), default="trees",
                     help="with --train: boosted decision trees (default) or a logistic model")
     tn.add_argument("--rule", action="store_true", help="drop a learned scorer: score by the hand rule")
     tn.add_argument("--language", default="en", choices=("en", "es", "de", "fr"), help="the notes' language")
-    tn.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
-    tn.add_argument("--quiet", action="store_true", help="no progress bar")
+    _report_only(tn)
     tr2 = tusub.add_parser("reranker", help="judge the index's reranker again on dev sets: candidate count, "
                                             "weight, on or off")
     index_arg(tr2)
-    tr2.add_argument("--dev", metavar="GOLD.jsonl", action="append", default=[], required=True,
-                     help="dev gold set (repeatable; never a test set)")
+    _dev_sets(tr2, "GOLD.jsonl", "dev gold set (repeatable; never a test set)")
     tr2.add_argument("--tops", default="10,20,30", help="candidate counts to try (default 10,20,30)")
     tr2.add_argument("--min-gain", type=float, default=0.005,
                      help="acc@1 it must add on every dev set to be on by default (default 0.005)")
     tr2.add_argument("--quantize", choices=("int8", "none"),
                      help="judge and record the reranker at this precision (default: the index's)")
-    tr2.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
-    tr2.add_argument("--quiet", action="store_true", help="no progress bar")
+    _report_only(tr2)
 
     x = sub.add_parser("export", help="an index's trained encoder or reranker as a folder other builds can use")
     x.add_argument("part", choices=("encoder", "reranker"))
     index_arg(x)
     x.add_argument("--out", required=True, metavar="DIR", help="folder to write (replaced whole)")
     x.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16: half the size)")
+
+
+def _dev_sets(p, metavar: str, help: str) -> None:
+    p.add_argument("--dev", metavar=metavar, action="append", default=[], required=True, help=help)
+
+
+def _report_only(p) -> None:
+    p.add_argument("--dry-run", action="store_true", help="report only; leave the manifest as it is")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_train(a) -> int:
