@@ -73,7 +73,6 @@ WITH = {"with": "with", "con": "with", "avec": "with", "mit": "with",
 _ANY = re.compile(r"\d|\b(?:" + "|".join(sorted(set(_WORDS) | set(WITH))) + rf"|{COUNTING})\b")
 _SMALL = frozenset(STOPWORDS["en"] | STOPWORDS["es"] | STOPWORDS["de"]
                    | {"le", "la", "les", "un", "une", "des", "du", "de"})  # French has no BM25 list
-_NOTHING: dict[str, frozenset] = {}
 # what a string that contradicts the phrase gives up of its fused score: about all that a match of
 # every word but the value earns, so it falls behind the strings that state the phrase's value and
 # those that state none ("chronic kidney disease" for "... stage 3" where only stage V is named)
@@ -119,23 +118,20 @@ class StringValues:
 
     def __init__(self, strings: list[str]):
         self.strings = strings
-        self.read: dict[int, dict[str, frozenset]] = {}
+        self.read: dict[int, dict[str, frozenset]] = {}  # what the strings that state something state
         # per string: 0 not read yet, 1 states nothing (four in five ICD-10-CM strings), 2 states
         # something; the strings that state nothing are answered without a Python loop
         self.state = np.zeros(len(strings), dtype=np.int8)
-
-    def _of(self, i: int) -> dict[str, frozenset]:
-        found = self.read.get(i)
-        if found is None:  # most strings state nothing: they share one empty answer (never changed)
-            found = self.read[i] = stated(self.strings[i]) or _NOTHING
-        return found
 
     def _stating(self, ids: np.ndarray) -> np.ndarray:
         """Where among ``ids`` a string states something, each string read the first time it is met."""
         state = self.state[ids]
         for j in np.flatnonzero(state == 0).tolist():
             i = int(ids[j])
-            state[j] = self.state[i] = 2 if self._of(i) else 1
+            values = stated(self.strings[i])
+            if values:
+                self.read[i] = values
+            state[j] = self.state[i] = 2 if values else 1
         return state == 2
 
     def penalties(self, ids: np.ndarray, said: dict[str, frozenset]) -> np.ndarray:
@@ -143,7 +139,7 @@ class StringValues:
         where it states, on an axis the phrase states, only other values; else ``SILENT`` where it
         states nothing on one of them (not a "with X" axis: module docstring); else 0."""
         def penalty(i: int) -> float:
-            own, out = self._of(i), 0.0
+            own, out = self.read[i], 0.0
             for axis, wanted in said.items():
                 values = own.get(axis)
                 if not values:
@@ -169,7 +165,7 @@ class StringValues:
         for a in range(0, len(ids), AGREE_BLOCK):
             block = ids[a:a + AGREE_BLOCK]
             for i in block[self._stating(block)].tolist():
-                own = self._of(i)
+                own = self.read[i]
                 for axis in [x for x in left if (values := own.get(x)) and values & left[x]]:
                     out[axis] = left.pop(axis)
                 if not left:
